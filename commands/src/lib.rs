@@ -1,0 +1,20 @@
+//! Aegis' write side: every change to Aegis enters through here and leaves as events in Postgres.
+//!
+//! # Layout
+//! - [`service`]: [`service::CommandService`], `execute(context, aggregate_id, command)` for any aggregate:
+//!   loads it, lets the domain decide, appends the events with their metadata, honours idempotency keys and
+//!   reports a concurrent modification as a conflict.
+//! - [`event_log`]: the append path over postgres-es' tables: [`event_log::ChainedEventRepository`] reads
+//!   through postgres-es and appends with the hash chain and the idempotency record in one transaction.
+//! - [`hash_chain`]: the canonical encoding of an event, its chained hash, and `verify` for `aegis audit verify`.
+//! - [`context`]: who asks and why ([`context::CommandContext`]), turned into event metadata; the clock.
+//!
+//! # Invariants
+//! - The clock is read here, never in `domain`; the actor comes from the caller's verified identity.
+//! - Events are only ever inserted. The database role the application uses cannot update or delete them.
+//! - No HTTP or GraphQL types, and no dependency on `projections`, `importers` or `api`.
+
+pub mod context;
+pub mod event_log;
+pub mod hash_chain;
+pub mod service;

@@ -1,0 +1,16 @@
+//! Aegis' pure core: the aggregates, their commands and versioned events, value types and rules.
+//!
+//! # Layout
+//! - [`role`]: the six roles of Aegis.
+//! - [`user`]: the `User` aggregate (register, rename, change e-mail, grant and revoke roles, deactivate,
+//!   reactivate).
+//!
+//! # Invariants
+//! - No IO: no database, HTTP, GraphQL, S3 or auth crates, no clock (`Utc::now()`) and no randomness.
+//!   Time, ids and the actor arrive inside commands; the layering check in CI proves the dependency tree.
+//! - Decisions are pure: `decide(&self, command) -> Result<Vec<Event>, Error>`; `apply` only assigns.
+//! - A persisted event's shape never changes: new fields get serde defaults, incompatible changes get a new
+//!   event version and an upcaster.
+
+pub mod role;
+pub mod user;
