@@ -419,28 +419,25 @@ async fn initdb(
     bin_dir: &Path,
     cluster_dir: &Path,
 ) -> Result<(), LocalPostgresError> {
-    // C.UTF-8 sorts like C but knows Unicode letters; systems without it still have plain C.
-    // (`--no-instructions` is left out on purpose: the output is captured anyway, and the flag
-    // would break PostgreSQL 13 and older.)
-    let mut last_failure = None;
-    for locale in ["C.UTF-8", "C"] {
+    let initdb = |locale: &str| {
         let mut initdb = command(run_as, &bin_dir.join("initdb"));
         initdb
             .arg("-D")
             .arg(cluster_dir)
             .args(["-A", "trust", "-U", SUPERUSER, "-E", "UTF8"])
             .arg(format!("--locale={locale}"));
-        match run("initialise the private PostgreSQL cluster", initdb).await {
-            Ok(_) => return Ok(()),
-            Err(LocalPostgresError::CommandFailed { stderr, .. })
-                if stderr.contains("locale") && locale != "C" =>
-            {
-                last_failure = Some(stderr);
-            }
-            Err(error) => return Err(error),
+        initdb
+    };
+    // C.UTF-8 sorts like C but knows Unicode letters; systems without it still have plain C.
+    // (`--no-instructions` is left out on purpose: the output is captured anyway, and the flag
+    // would break PostgreSQL 13 and older.)
+    let action = "initialise the private PostgreSQL cluster";
+    match run(action, initdb("C.UTF-8")).await {
+        Err(LocalPostgresError::CommandFailed { stderr, .. }) if stderr.contains("locale") => {
+            run(action, initdb("C")).await.map(drop)
         }
+        result => result.map(drop),
     }
-    unreachable!("initdb with the C locale either succeeds or returns its error: {last_failure:?}")
 }
 
 /// The options `pg_ctl` hands to `postgres` through a shell, hence the quoting.
@@ -507,8 +504,8 @@ async fn hand_over(
         move |source| LocalPostgresError::Filesystem { path, source }
     };
 
-    // The user must be able to walk down to the cluster. Only the search bit is added, never read,
-    // and a log line names every directory that changed.
+    // The user must be able to walk down to the cluster. Only a search bit is added (the one that
+    // applies to that user), never read, and a log line names every directory that changed.
     for directory in data_dir.ancestors() {
         let metadata = std::fs::metadata(directory).map_err(filesystem(directory))?;
         let mode = metadata.permissions().mode();
@@ -520,12 +517,15 @@ async fn hand_over(
             0o001
         };
         if mode & search_bit == 0 {
-            std::fs::set_permissions(directory, std::fs::Permissions::from_mode(mode | 0o001))
-                .map_err(filesystem(directory))?;
+            std::fs::set_permissions(
+                directory,
+                std::fs::Permissions::from_mode(mode | search_bit),
+            )
+            .map_err(filesystem(directory))?;
             tracing::warn!(
                 directory = %directory.display(),
                 user = %owner.name,
-                "made the directory searchable (o+x) so the private PostgreSQL cluster's owner can reach it"
+                "made the directory searchable so the private PostgreSQL cluster's owner can reach it"
             );
         }
     }
@@ -626,7 +626,10 @@ async fn id(args: &[&str]) -> Option<u32> {
 }
 
 /// A connection to the `postgres` database as the superuser, without a password.
-async fn connect_admin(address: SocketAddr, timeout: Duration) -> Result<PgConnection, sqlx::Error> {
+async fn connect_admin(
+    address: SocketAddr,
+    timeout: Duration,
+) -> Result<PgConnection, sqlx::Error> {
     let options = PgConnectOptions::new()
         .host(&address.ip().to_string())
         .port(address.port())

@@ -1,0 +1,443 @@
+//! The catch-up projector.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool, Row};
+use tokio_util::sync::CancellationToken;
+
+/// One event as projections see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub global_seq: i64,
+    pub tx_id: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: Value,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl StoredEvent {
+    /// A metadata value written by the command layer (every value there is a string).
+    pub fn metadata_str(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).and_then(Value::as_str)
+    }
+
+    fn position(&self) -> Position {
+        Position {
+            tx_id: self.tx_id,
+            global_seq: self.global_seq,
+        }
+    }
+}
+
+/// A point in the global order; events after it have not been applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Position {
+    pub tx_id: i64,
+    pub global_seq: i64,
+}
+
+/// A read model fed by the projector. `apply` runs inside the projector's transaction, which also moves the
+/// checkpoint: it must only write its own tables, and must not commit.
+#[async_trait::async_trait]
+pub trait Projection: Send + Sync {
+    /// Stable name: the checkpoint's key and the argument of `aegis projections rebuild NAME`.
+    fn name(&self) -> &'static str;
+    /// The tables holding the read model, emptied by a rebuild.
+    fn tables(&self) -> &'static [&'static str];
+    /// Applies `events`, in order; all are newer than anything applied before.
+    async fn apply(
+        &self,
+        connection: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), sqlx::Error>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error("no projection is named {name:?}; known: {known}")]
+    UnknownProjection { name: String, known: String },
+    #[error("projection {projection} failed: {source}")]
+    Projection {
+        projection: &'static str,
+        source: sqlx::Error,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// How far a projection trails the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionLag {
+    pub projection: &'static str,
+    /// Committed events not yet applied (counted up to [`LAG_COUNT_CAP`]).
+    pub events_behind: i64,
+    /// When the oldest of them was recorded.
+    pub oldest_pending_at: Option<DateTime<Utc>>,
+    pub events_applied: i64,
+}
+
+/// Counting beyond this many pending events tells an operator nothing more and costs a scan.
+pub const LAG_COUNT_CAP: i64 = 1_000_000;
+
+/// Tuning for [`Projector`].
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectorSettings {
+    /// Events read per transaction.
+    pub batch_size: i64,
+    /// How often to look for events when no notification arrives (notifications can be lost, and an event
+    /// held back behind a slow transaction produces none when that transaction ends).
+    pub poll_interval: Duration,
+    /// Pause after a failed batch before retrying.
+    pub retry_delay: Duration,
+}
+
+impl Default for ProjectorSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 5_000,
+            poll_interval: Duration::from_millis(500),
+            retry_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Feeds every projection from the global order.
+///
+/// All projections advance in one transaction per batch, sharing one read of the log: the batch starts at the
+/// furthest-behind checkpoint and each projection is given only the events past its own. A rebuilt projection
+/// therefore catches up alongside the others without a separate reader.
+#[derive(Clone)]
+pub struct Projector {
+    pool: PgPool,
+    projections: Arc<[Arc<dyn Projection>]>,
+    settings: ProjectorSettings,
+}
+
+impl std::fmt::Debug for Projector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projector")
+            .field("projections", &self.names())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+const EVENTS_APPENDED_CHANNEL: &str = "aegis_events_appended";
+
+impl Projector {
+    pub fn new(
+        pool: PgPool,
+        projections: Vec<Arc<dyn Projection>>,
+        settings: ProjectorSettings,
+    ) -> Self {
+        Self {
+            pool,
+            projections: projections.into(),
+            settings,
+        }
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.projections
+            .iter()
+            .map(|projection| projection.name())
+            .collect()
+    }
+
+    /// Applies one batch to every projection that is behind; returns how many distinct events were read.
+    pub async fn step(&self) -> Result<usize, ProjectorError> {
+        let mut transaction = self.pool.begin().await?;
+        let checkpoints = lock_checkpoints(&mut transaction, &self.names()).await?;
+        let Some(start) = checkpoints.iter().min().copied() else {
+            return Ok(0);
+        };
+        let events = read_batch(&mut transaction, start, self.settings.batch_size).await?;
+        let Some(last) = events.last().map(StoredEvent::position) else {
+            transaction.commit().await?;
+            return Ok(0);
+        };
+        for (projection, checkpoint) in self.projections.iter().zip(&checkpoints) {
+            let first_new = events.partition_point(|event| event.position() <= *checkpoint);
+            let pending = &events[first_new..];
+            if pending.is_empty() {
+                continue;
+            }
+            projection
+                .apply(&mut transaction, pending)
+                .await
+                .map_err(|source| ProjectorError::Projection {
+                    projection: projection.name(),
+                    source,
+                })?;
+            save_checkpoint(&mut transaction, projection.name(), last, pending.len()).await?;
+            metrics::counter!("aegis_projection_events_applied_total", "projection" => projection.name())
+                .increment(pending.len() as u64);
+        }
+        transaction.commit().await?;
+        Ok(events.len())
+    }
+
+    /// Runs batches until one comes back short: everything visible now is applied. Events behind a
+    /// transaction that is still open stay for later.
+    pub async fn drain(&self) -> Result<usize, ProjectorError> {
+        let mut total = 0;
+        loop {
+            let read = self.step().await?;
+            total += read;
+            if i64::try_from(read).unwrap_or(i64::MAX) < self.settings.batch_size {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Returns once every projection has applied every event committed before the call. Any transaction
+    /// open in the cluster holds newer events back (that is what keeps the order gapless), so this may wait
+    /// for such a transaction to end.
+    pub async fn catch_up(&self) -> Result<(), ProjectorError> {
+        let target: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT tx_id::text::bigint, global_seq FROM events ORDER BY tx_id DESC, global_seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((tx_id, global_seq)) = target else {
+            return Ok(());
+        };
+        let target = Position { tx_id, global_seq };
+        loop {
+            self.drain().await?;
+            let mut connection = self.pool.acquire().await?;
+            let checkpoints = read_checkpoints(&mut connection, &self.names()).await?;
+            if checkpoints.iter().all(|checkpoint| *checkpoint >= target) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Keeps the projections up to date until `shutdown` is cancelled. Wakes on each commit notification and
+    /// on a poll interval; a failing batch is logged and retried after a pause.
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), ProjectorError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(EVENTS_APPENDED_CHANNEL).await?;
+        tracing::info!(projections = ?self.names(), "projector running");
+        loop {
+            let delay = match self.drain().await {
+                Ok(_) => self.settings.poll_interval,
+                Err(error) => {
+                    tracing::error!(%error, "projector batch failed; retrying");
+                    self.settings.retry_delay
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                notification = listener.recv() => {
+                    // A broken listener connection reconnects on the next recv; polling covers the gap.
+                    if let Err(error) = notification {
+                        tracing::warn!(%error, "lost the events notification channel");
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// Empties the read models of `name` (every projection when `None`) and rewinds their checkpoints; the
+    /// next steps rebuild them from the first event.
+    pub async fn reset(&self, name: Option<&str>) -> Result<Vec<&'static str>, ProjectorError> {
+        let chosen: Vec<&Arc<dyn Projection>> = match name {
+            None => self.projections.iter().collect(),
+            Some(name) => {
+                let found: Vec<_> = self
+                    .projections
+                    .iter()
+                    .filter(|p| p.name() == name)
+                    .collect();
+                if found.is_empty() {
+                    return Err(ProjectorError::UnknownProjection {
+                        name: name.to_owned(),
+                        known: self.names().join(", "),
+                    });
+                }
+                found
+            }
+        };
+        let mut transaction = self.pool.begin().await?;
+        // Taking the checkpoint locks first keeps a running projector from applying a batch in between.
+        lock_checkpoints(&mut transaction, &self.names()).await?;
+        for projection in &chosen {
+            for table in projection.tables() {
+                sqlx::query(&format!("TRUNCATE {table}"))
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            sqlx::query(
+                "UPDATE projection_checkpoints
+                    SET tx_id = '0', global_seq = 0, events_applied = 0, updated_at = now()
+                  WHERE projection = $1",
+            )
+            .bind(projection.name())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(chosen.iter().map(|projection| projection.name()).collect())
+    }
+
+    /// Rebuilds `name` (or every projection) from zero and returns once it has caught up.
+    pub async fn rebuild(&self, name: Option<&str>) -> Result<Vec<&'static str>, ProjectorError> {
+        let rebuilt = self.reset(name).await?;
+        self.catch_up().await?;
+        Ok(rebuilt)
+    }
+
+    /// How far each projection trails the committed log.
+    pub async fn lag(&self) -> Result<Vec<ProjectionLag>, sqlx::Error> {
+        let mut lags = Vec::with_capacity(self.projections.len());
+        for name in self.names() {
+            let row = sqlx::query(
+                "SELECT coalesce(c.events_applied, 0) AS events_applied,
+                        (SELECT count(*) FROM (
+                            SELECT 1 FROM events e
+                             WHERE (e.tx_id, e.global_seq) > (coalesce(c.tx_id, '0'), coalesce(c.global_seq, 0))
+                             LIMIT $2) pending) AS events_behind,
+                        (SELECT min(e.recorded_at) FROM (
+                            SELECT recorded_at FROM events e
+                             WHERE (e.tx_id, e.global_seq) > (coalesce(c.tx_id, '0'), coalesce(c.global_seq, 0))
+                             ORDER BY e.tx_id, e.global_seq LIMIT 1) e) AS oldest_pending_at
+                   FROM (SELECT 1) one
+                   LEFT JOIN projection_checkpoints c ON c.projection = $1",
+            )
+            .bind(name)
+            .bind(LAG_COUNT_CAP)
+            .fetch_one(&self.pool)
+            .await?;
+            lags.push(ProjectionLag {
+                projection: name,
+                events_behind: row.try_get("events_behind")?,
+                oldest_pending_at: row.try_get("oldest_pending_at")?,
+                events_applied: row.try_get("events_applied")?,
+            });
+        }
+        Ok(lags)
+    }
+}
+
+/// Locks (creating when missing) the checkpoint rows of `names`, in name order so that concurrent lockers
+/// never deadlock, and returns their positions in the order of `names`.
+async fn lock_checkpoints(
+    connection: &mut PgConnection,
+    names: &[&'static str],
+) -> Result<Vec<Position>, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (projection) SELECT unnest($1::text[])
+         ON CONFLICT (projection) DO NOTHING",
+    )
+    .bind(names)
+    .execute(&mut *connection)
+    .await?;
+    checkpoints(connection, names, " FOR UPDATE").await
+}
+
+/// The positions of `names`, without locking; a projection without a checkpoint row is at the start.
+async fn read_checkpoints(
+    connection: &mut PgConnection,
+    names: &[&'static str],
+) -> Result<Vec<Position>, sqlx::Error> {
+    checkpoints(connection, names, "").await
+}
+
+async fn checkpoints(
+    connection: &mut PgConnection,
+    names: &[&'static str],
+    locking: &str,
+) -> Result<Vec<Position>, sqlx::Error> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT projection, tx_id::text::bigint, global_seq
+           FROM projection_checkpoints WHERE projection = ANY($1)
+          ORDER BY projection{locking}"
+    ))
+    .bind(names)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(names
+        .iter()
+        .map(|name| {
+            rows.iter()
+                .find(|(projection, _, _)| projection == name)
+                .map(|(_, tx_id, global_seq)| Position {
+                    tx_id: *tx_id,
+                    global_seq: *global_seq,
+                })
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+/// The next events after `after` in commit order, only from transactions older than every running one: a
+/// transaction still open could commit an event with a smaller `tx_id` than those already visible.
+async fn read_batch(
+    connection: &mut PgConnection,
+    after: Position,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT global_seq, tx_id::text::bigint AS tx_id, aggregate_type, aggregate_id, sequence,
+                event_type, event_version, payload, metadata, recorded_at
+           FROM events
+          WHERE (tx_id, global_seq) > ($1::text::xid8, $2)
+            AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY tx_id, global_seq
+          LIMIT $3",
+    )
+    .bind(after.tx_id.to_string())
+    .bind(after.global_seq)
+    .bind(limit)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StoredEvent {
+                global_seq: row.try_get("global_seq")?,
+                tx_id: row.try_get("tx_id")?,
+                aggregate_type: row.try_get("aggregate_type")?,
+                aggregate_id: row.try_get("aggregate_id")?,
+                sequence: row.try_get("sequence")?,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                payload: row.try_get("payload")?,
+                metadata: row.try_get("metadata")?,
+                recorded_at: row.try_get("recorded_at")?,
+            })
+        })
+        .collect()
+}
+
+async fn save_checkpoint(
+    connection: &mut PgConnection,
+    name: &str,
+    position: Position,
+    applied: usize,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_checkpoints
+            SET tx_id = $2::text::xid8, global_seq = $3, events_applied = events_applied + $4, updated_at = now()
+          WHERE projection = $1",
+    )
+    .bind(name)
+    .bind(position.tx_id.to_string())
+    .bind(position.global_seq)
+    .bind(i64::try_from(applied).unwrap_or(i64::MAX))
+    .execute(connection)
+    .await?;
+    Ok(())
+}
