@@ -1,2 +1,26 @@
-//! api
+//! Aegis' composition root: configuration, telemetry, the HTTP and GraphQL surface, the CLI, and the wiring
+//! of `commands`, `projections` and `importers` into one `aegis` binary.
+//!
+//! # Layout
+//! - [`cli`]: the `aegis` commands; [`serve`]: the server and projectors under one shutdown signal.
+//! - [`config`]: flags over `DATABASE_URL`/`AEGIS_*` over an optional TOML file over defaults.
+//! - [`database`]: finding the database ([`local_postgres`] when nothing is configured), migrating it as the
+//!   owner, connecting as the restricted application role.
+//! - [`http`]: `app(state) -> Router` (GraphQL, `/health`, `/ready`, `/metrics`); [`graphql`]: the schema.
+//! - [`telemetry`]: structured logs, OpenTelemetry traces, Prometheus metrics. [`bench`]: `aegis bench`.
+//!
+//! # Invariants
+//! - The only crate that sees every other; handlers and resolvers stay thin (extract, authorise, call
+//!   `commands` or `projections`, map the error). No SQL here except readiness and benchmarks.
+//! - Errors reach clients as a message and a stable `extensions.code`; causes go to the log.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod graphql;
+pub mod http;
 pub mod local_postgres;
+pub mod serve;
+pub mod state;
+pub mod telemetry;

@@ -1,1 +1,26 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = api::cli::Cli::parse();
+    // reqwest and the OTLP exporter are built without a default TLS provider: ring is the only one in the tree.
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("aegis: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(api::cli::run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("aegis: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

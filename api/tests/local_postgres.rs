@@ -109,3 +109,38 @@ async fn starts_a_private_cluster_and_stops_it_on_drop() {
         "something still listens on {address}"
     );
 }
+
+#[tokio::test]
+async fn reuses_a_running_cluster_and_restarts_an_existing_one() {
+    let data_dir = tempfile::tempdir().expect("temporary data directory");
+    let options = LocalPostgresOptions {
+        probe: None,
+        private_port: free_port(),
+        ..LocalPostgresOptions::new(data_dir.path())
+    };
+    let first = find_or_start(&options)
+        .await
+        .expect("start a private cluster");
+    let url = first.owner_url();
+
+    // A second Aegis on the same data directory shares the running server and must not stop it.
+    let second = find_or_start(&options)
+        .await
+        .expect("find the running cluster");
+    let LocalPostgres::Private(cluster) = &second else {
+        panic!("expected the private cluster, got {second:?}");
+    };
+    assert!(!cluster.started_here());
+    assert_eq!(second.owner_url(), url);
+    drop(second);
+    assert_eq!(select_one(&url).await.expect("still running"), 1);
+
+    // After a stop, the existing cluster starts again without a new initdb.
+    drop(first);
+    let third = find_or_start(&options).await.expect("restart the cluster");
+    let LocalPostgres::Private(cluster) = &third else {
+        panic!("expected the private cluster, got {third:?}");
+    };
+    assert!(cluster.started_here());
+    assert_eq!(select_one(&url).await.expect("restarted"), 1);
+}

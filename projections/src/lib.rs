@@ -17,3 +17,13 @@ pub mod audit_log;
 pub mod event_totals;
 pub mod leader;
 pub mod projector;
+
+use std::sync::Arc;
+
+/// Every read model Aegis maintains, in the order they are applied.
+pub fn all() -> Vec<Arc<dyn projector::Projection>> {
+    vec![
+        Arc::new(audit_log::AuditLog),
+        Arc::new(event_totals::EventTotals),
+    ]
+}

@@ -1,0 +1,317 @@
+//! `aegis bench`: the figures README reports, measured against ceilings taken in the same run.
+//!
+//! Each benchmark works in a scratch database it creates next to Aegis' own (so it never touches real data)
+//! and drops afterwards; it needs the owner's right to create databases.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use commands::context::{Actor, CommandContext, SystemClock};
+use commands::service::{CommandError, CommandService};
+use domain::role::Role;
+use domain::user::{DisplayName, Email, User, UserCommand};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, PgPool};
+
+use crate::database::{self, Located};
+use crate::serve::projector;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Single-event commands through the command layer with N concurrent writers, next to pgbench inserting
+    /// equivalent rows (the raw ceiling).
+    Append {
+        /// Writer counts to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        writers: Vec<u32>,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Projector catch-up from zero over N generated events.
+    Projector {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: i64,
+        /// Events per projector transaction.
+        #[arg(long, default_value_t = crate::config::DEFAULT_PROJECTOR_BATCH_SIZE)]
+        batch_size: i64,
+    },
+}
+
+pub async fn run(command: BenchCommand, located: &Located) -> anyhow::Result<()> {
+    let scratch = ScratchDatabase::create(&located.owner_url).await?;
+    let result = match command {
+        BenchCommand::Append { writers, seconds } => {
+            append(&scratch, &writers, Duration::from_secs(seconds)).await
+        }
+        BenchCommand::Projector { events, batch_size } => {
+            catch_up(&scratch, events, batch_size).await
+        }
+    };
+    scratch.drop_database().await?;
+    result
+}
+
+/// A database of its own, migrated, dropped at the end.
+struct ScratchDatabase {
+    owner_url: String,
+    url: String,
+    name: String,
+    pool: PgPool,
+}
+
+impl ScratchDatabase {
+    async fn create(owner_url: &str) -> anyhow::Result<Self> {
+        let name = format!("aegis_bench_{}", std::process::id());
+        let owner = database::connect(owner_url, 1).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&owner)
+            .await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&owner)
+            .await
+            .context("the benchmark needs to create a scratch database (CREATEDB)")?;
+        owner.close().await;
+        let options: PgConnectOptions = owner_url.parse()?;
+        let url = options.database(&name).to_url_lossy().to_string();
+        let pool = database::connect(&url, 40).await?;
+        database::run_migrations(&pool).await?;
+        Ok(Self {
+            owner_url: owner_url.to_owned(),
+            url,
+            name,
+            pool,
+        })
+    }
+
+    async fn drop_database(self) -> anyhow::Result<()> {
+        self.pool.close().await;
+        let owner = database::connect(&self.owner_url, 1).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&owner)
+        .await?;
+        Ok(())
+    }
+}
+
+const USERS_PER_WRITER: usize = 200;
+
+async fn append(
+    scratch: &ScratchDatabase,
+    writer_counts: &[u32],
+    duration: Duration,
+) -> anyhow::Result<()> {
+    let pgbench = find_pgbench()?;
+    let service = Arc::new(CommandService::<User>::new(
+        scratch.pool.clone(),
+        (),
+        Arc::new(SystemClock),
+    ));
+    let actor = Actor::user(uuid::Uuid::now_v7(), [Role::Admin]);
+    println!(
+        "append throughput, single-event commands, {} s per run",
+        duration.as_secs()
+    );
+    println!(
+        "{:>8} {:>16} {:>16} {:>8}",
+        "writers", "aegis events/s", "raw rows/s", "ratio"
+    );
+    for &writers in writer_counts {
+        let users = register_users(&service, &actor, writers as usize * USERS_PER_WRITER).await?;
+        let aegis =
+            commands_per_second(&service, &actor, &users, writers as usize, duration).await?;
+        let raw = pgbench_rows_per_second(&pgbench, &scratch.url, writers, duration)?;
+        println!(
+            "{writers:>8} {aegis:>16.0} {raw:>16.0} {:>7.0}%",
+            100.0 * aegis / raw
+        );
+    }
+    Ok(())
+}
+
+async fn register_users(
+    service: &CommandService<User>,
+    actor: &Actor,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(count);
+    for index in 0..count {
+        let id = uuid::Uuid::now_v7().to_string();
+        let command = UserCommand::Register {
+            email: Email::parse(&format!("bench-{index}-{id}@example.org"))?,
+            display_name: DisplayName::parse("Bench User")?,
+            roles: BTreeSet::from([Role::RedTech]),
+        };
+        service
+            .execute(&CommandContext::new(actor.clone()), &id, command)
+            .await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Each writer renames its own users in turn (so writers never conflict), alternating two names so every
+/// command appends exactly one event.
+async fn commands_per_second(
+    service: &Arc<CommandService<User>>,
+    actor: &Actor,
+    users: &[String],
+    writers: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let appended = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let names = [
+        DisplayName::parse("Bench Ada")?,
+        DisplayName::parse("Bench Grace")?,
+    ];
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(writers);
+    for (writer, own_users) in users.chunks(USERS_PER_WRITER).take(writers).enumerate() {
+        let (service, actor, appended) =
+            (Arc::clone(service), actor.clone(), Arc::clone(&appended));
+        let own_users = own_users.to_vec();
+        let names = names.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut round = 0_usize;
+            while Instant::now() < deadline {
+                let user = &own_users[round % own_users.len()];
+                let display_name = names[(round / own_users.len() + writer) % 2].clone();
+                let command = UserCommand::ChangeDisplayName { display_name };
+                match service
+                    .execute(&CommandContext::new(actor.clone()), user, command)
+                    .await
+                {
+                    Ok(outcome) => {
+                        appended.fetch_add(outcome.appended.unsigned_abs(), Ordering::Relaxed);
+                    }
+                    Err(CommandError::Conflict { .. }) => {}
+                    Err(error) => return Err(anyhow::Error::new(error)),
+                }
+                round += 1;
+            }
+            Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(appended.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// pgbench inserting rows shaped like one of those events (same table, indexes, triggers and sizes), each in
+/// its own transaction: the ceiling for one-event commits on this server.
+fn pgbench_rows_per_second(
+    pgbench: &PathBuf,
+    url: &str,
+    clients: u32,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let script = tempfile::NamedTempFile::new()?;
+    std::fs::write(
+        script.path(),
+        r#"INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, prev_hash, hash) VALUES ('User', gen_random_uuid()::text, 1, 'UserDisplayNameChanged', '1', '{"DisplayNameChanged":{"display_name":"Bench Grace"}}', '{"actor_id":"0190d6c4-3b7a-7cc2-9a4e-2f5f1d0c9b11","actor_roles":"admin","correlation_id":"0190d6c4-3b7a-7cc2-9a4e-2f5f1d0c9b12","occurred_at":"2026-11-28T10:00:00.000000Z"}', sha256('prev'), sha256('hash'));
+"#,
+    )?;
+    let output = std::process::Command::new(pgbench)
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.min(2).to_string(),
+        ])
+        .args(["-T", &duration.as_secs().to_string(), "-f"])
+        .arg(script.path())
+        .arg(url)
+        .output()
+        .context("cannot run pgbench")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "pgbench failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|tps| tps.parse().ok())
+        .with_context(|| format!("cannot read tps from pgbench's output: {stdout}"))
+}
+
+fn find_pgbench() -> anyhow::Result<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin/pgbench"))
+        .filter(|path| path.exists())
+        .collect();
+    candidates.sort();
+    if let Some(path) = candidates.pop() {
+        return Ok(path);
+    }
+    which("pgbench")
+        .context("pgbench is not installed (Debian: apt-get install postgresql-contrib)")
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|directory| directory.join(program))
+            .find(|path| path.is_file())
+    })
+}
+
+/// Generates `events` events (10 per aggregate, payloads and metadata shaped like real ones) and times the
+/// projector rebuilding every read model from zero.
+async fn catch_up(scratch: &ScratchDatabase, events: i64, batch_size: i64) -> anyhow::Result<()> {
+    let generating = Instant::now();
+    let chunk = 100_000_i64;
+    let mut start = 0_i64;
+    while start < events {
+        let end = (start + chunk).min(events);
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
+                                   metadata, prev_hash, hash)
+               SELECT 'User', 'bench-' || (n / 10), n % 10 + 1, 'UserDisplayNameChanged', '1',
+                      jsonb_build_object('DisplayNameChanged', jsonb_build_object('display_name', 'Bench ' || n)),
+                      jsonb_build_object('actor_id', '0190d6c4-3b7a-7cc2-9a4e-2f5f1d0c9b11', 'actor_roles', 'admin',
+                                         'correlation_id', gen_random_uuid()::text,
+                                         'occurred_at', '2026-11-28T10:00:00.000000Z'),
+                      sha256('prev'), sha256(n::text::bytea)
+                 FROM generate_series($1::bigint, $2::bigint - 1) AS n",
+        )
+        .bind(start)
+        .bind(end)
+        .execute(&scratch.pool)
+        .await?;
+        start = end;
+    }
+    sqlx::query("ANALYZE events").execute(&scratch.pool).await?;
+    println!(
+        "generated {events} events in {:.1} s",
+        generating.elapsed().as_secs_f64()
+    );
+
+    let projector = projector(&scratch.pool, batch_size);
+    let started = Instant::now();
+    projector.rebuild(None).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "projector catch-up ({}): {events} events in {elapsed:.1} s = {:.0} events/s (batch {batch_size})",
+        projector.names().join(" + "),
+        events as f64 / elapsed
+    );
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The `aegis` command line. Exit codes: 0 success, 1 failure, 2 bad usage.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use commands::hash_chain::{self, ChainVerdict};
+
+use crate::config::{Config, GlobalArgs, ServeArgs};
+use crate::{bench, database, serve, telemetry};
+
+/// Aegis: purple-team coverage on an append-only event log.
+#[derive(Debug, Parser)]
+#[command(name = "aegis", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: GraphQL API, health, metrics and the projectors. Migrates the database first.
+    Serve(ServeArgs),
+    /// Apply pending database migrations (as the owner: AEGIS_OWNER_DATABASE_URL, else DATABASE_URL).
+    Migrate,
+    /// Audit the event log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Manage read models.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// Measure throughput against the database (see README, Performance).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain of every event; print OK with the count, or the first broken link and exit 1.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Empty a read model (all of them without NAME) and rebuild it from the first event.
+    Rebuild {
+        /// One projection: audit_log or event_totals.
+        name: Option<String>,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let serve_args = match &cli.command {
+        Command::Serve(args) => args.clone(),
+        _ => ServeArgs::default(),
+    };
+    let config = Config::resolve(&cli.global, &serve_args)?;
+    let _telemetry = telemetry::init(config.log_format)?;
+    match cli.command {
+        Command::Serve(_) => serve::serve(config).await.map(|()| ExitCode::SUCCESS),
+        Command::Migrate => {
+            let database = database::open(&config.database, &config.data_dir, true).await?;
+            println!(
+                "migrated to schema version {} ({})",
+                database::schema_version(),
+                database.description
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let database = database::open(&config.database, &config.data_dir, true).await?;
+            match hash_chain::verify(&database.pool).await? {
+                ChainVerdict::Intact { events } => {
+                    println!("OK: {events} events, hash chain intact");
+                    Ok(ExitCode::SUCCESS)
+                }
+                ChainVerdict::Broken(link) => {
+                    println!("FAILED: {link}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Projections(ProjectionsCommand::Rebuild { name }) => {
+            let database = database::open(&config.database, &config.data_dir, true).await?;
+            let projector = serve::projector(&database.pool, config.projector_batch_size);
+            let started = std::time::Instant::now();
+            let rebuilt = projector.rebuild(name.as_deref()).await?;
+            println!(
+                "rebuilt {} in {:.1} s",
+                rebuilt.join(", "),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(command) => {
+            let located = database::locate(&config.database, &config.data_dir).await?;
+            bench::run(command, &located).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

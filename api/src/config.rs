@@ -1,0 +1,202 @@
+//! Configuration: command-line flags over environment variables (`DATABASE_URL`, `AEGIS_*`) over an optional
+//! TOML file over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The optional configuration file (`--config` / `AEGIS_CONFIG`). Every key is optional and has the same
+/// meaning as the flag of the same name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub owner_database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub log_format: Option<LogFormat>,
+    pub projector_batch_size: Option<i64>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("the configuration file {} is not valid", path.display()))
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// JSON when standard error is not a terminal, human-readable otherwise.
+    #[default]
+    Auto,
+    Json,
+    Pretty,
+}
+
+/// Where the database is and who Aegis connects as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    /// The application's connection: a role that may append and read events, never rewrite them. When unset,
+    /// Aegis finds or starts a local PostgreSQL.
+    pub url: Option<String>,
+    /// The owner's connection, used only to run migrations. Defaults to `url`.
+    pub owner_url: Option<String>,
+}
+
+/// Everything resolved: what the rest of the program reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+    pub projector_batch_size: i64,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = ".aegis";
+pub const DEFAULT_PROJECTOR_BATCH_SIZE: i64 = 5_000;
+
+/// The flags (and their environment variables) shared by every subcommand.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GlobalArgs {
+    /// TOML file with any of: database_url, owner_database_url, data_dir, listen, log_format,
+    /// projector_batch_size. Flags and environment variables take precedence over it.
+    #[arg(long, env = "AEGIS_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// PostgreSQL URL the application connects with; its role should be a member of `aegis_app` (may append
+    /// and read events, never update or delete them). Unset: use a local PostgreSQL on 127.0.0.1:5432, or
+    /// start a private one under the data directory.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// PostgreSQL URL of the database owner, used only to run migrations [default: DATABASE_URL].
+    #[arg(
+        long,
+        env = "AEGIS_OWNER_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub owner_database_url: Option<String>,
+    /// Directory for Aegis' own files (a private PostgreSQL cluster when one is needed) [default: .aegis].
+    #[arg(long, env = "AEGIS_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format [default: auto].
+    #[arg(long, env = "AEGIS_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Flags of `aegis serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "AEGIS_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Events per projector transaction [default: 5000].
+    #[arg(long, env = "AEGIS_PROJECTOR_BATCH_SIZE", value_name = "N", value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub projector_batch_size: Option<i64>,
+}
+
+impl Config {
+    pub fn resolve(global: &GlobalArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &global.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = match (serve.listen, file.listen) {
+            (Some(listen), _) | (None, Some(listen)) => listen,
+            (None, None) => DEFAULT_LISTEN.parse()?,
+        };
+        let projector_batch_size = serve
+            .projector_batch_size
+            .or(file.projector_batch_size)
+            .unwrap_or(DEFAULT_PROJECTOR_BATCH_SIZE);
+        anyhow::ensure!(
+            (1..=100_000).contains(&projector_batch_size),
+            "projector_batch_size must be between 1 and 100000, not {projector_batch_size}"
+        );
+        Ok(Self {
+            database: DatabaseConfig {
+                url: global.database_url.clone().or(file.database_url),
+                owner_url: global
+                    .owner_database_url
+                    .clone()
+                    .or(file.owner_database_url),
+            },
+            data_dir: global
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            listen,
+            log_format: global.log_format.or(file.log_format).unwrap_or_default(),
+            projector_batch_size,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aegis.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"postgres://file/db\"\nlisten = \"0.0.0.0:9000\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let global = GlobalArgs {
+            config: Some(path),
+            owner_database_url: Some("postgres://flag/owner".into()),
+            ..GlobalArgs::default()
+        };
+        let serve = ServeArgs {
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let config = Config::resolve(&global, &serve).unwrap();
+        assert_eq!(config.database.url.as_deref(), Some("postgres://file/db"));
+        assert_eq!(
+            config.database.owner_url.as_deref(),
+            Some("postgres://flag/owner")
+        );
+        assert_eq!(config.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.projector_batch_size, DEFAULT_PROJECTOR_BATCH_SIZE);
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aegis.toml");
+        std::fs::write(&path, "databse_url = \"typo\"\n").unwrap();
+        let global = GlobalArgs {
+            config: Some(path.clone()),
+            ..GlobalArgs::default()
+        };
+        let error = Config::resolve(&global, &ServeArgs::default()).unwrap_err();
+        assert!(
+            format!("{error:#}").contains(&path.display().to_string()),
+            "{error:#}"
+        );
+        assert!(format!("{error:#}").contains("databse_url"), "{error:#}");
+    }
+}

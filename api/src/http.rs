@@ -1,0 +1,161 @@
+//! The HTTP surface: GraphQL, health, readiness and metrics, with tracing, request ids, compression and
+//! limits around them.
+
+use std::time::{Duration, Instant};
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::database::schema_version;
+use crate::graphql::{AegisSchema, schema};
+use crate::state::AppState;
+use crate::telemetry;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Long work runs in the background and returns a run id, so no request needs longer than this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Clone)]
+struct HttpState {
+    app: AppState,
+    schema: AegisSchema,
+}
+
+/// The whole application as a router, so tests can drive it without a socket.
+pub fn app(state: AppState) -> Router {
+    // Installed before the first request so that nothing recorded earlier is lost.
+    telemetry::metrics();
+    let schema = schema(&state);
+    let subscriptions = GraphQLSubscription::new(schema.clone());
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route_service("/graphql/ws", subscriptions)
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn(record_request_metrics))
+        .with_state(HttpState { app: state, schema })
+        .layer(CompressionLayer::new())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("http", method = %request.method(), uri = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Queries and mutations: POST only, so a link or an image tag can never run a mutation.
+async fn graphql(State(state): State<HttpState>, request: GraphQLRequest) -> GraphQLResponse {
+    state.schema.execute(request.into_inner()).await.into()
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Aegis GraphQL")
+            .finish(),
+    )
+}
+
+/// Liveness: the process answers.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers with the schema this binary expects; projection lag is reported.
+async fn ready(State(state): State<HttpState>) -> Response {
+    let applied: Result<Option<i64>, sqlx::Error> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&state.app.pool)
+            .await;
+    let applied = match applied {
+        Ok(applied) => applied.unwrap_or(0),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: database unreachable");
+            let body = json!({ "status": "unavailable", "database": "unreachable" });
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        }
+    };
+    let lags = state.app.projector.lag().await.unwrap_or_default();
+    let projections: Vec<_> = lags
+        .iter()
+        .map(|lag| {
+            json!({
+                "name": lag.projection,
+                "eventsBehind": lag.events_behind,
+                "lagSeconds": lag.oldest_pending_at.map(|at| (chrono::Utc::now() - at).num_milliseconds() as f64 / 1000.0),
+            })
+        })
+        .collect();
+    let schema_ok = applied >= schema_version();
+    let body = json!({
+        "status": if schema_ok { "ready" } else { "unavailable" },
+        "database": "ok",
+        "schemaVersion": applied,
+        "expectedSchemaVersion": schema_version(),
+        "projector": { "leader": state.app.is_leader(), "projections": projections },
+    });
+    let status = if schema_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Prometheus text format. Projection lag is measured at scrape time, so every replica reports it.
+async fn metrics(State(state): State<HttpState>) -> Response {
+    match state.app.projector.lag().await {
+        Ok(lags) => {
+            for lag in lags {
+                metrics::gauge!("aegis_projection_lag_events", "projection" => lag.projection)
+                    .set(lag.events_behind as f64);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "metrics: cannot measure projection lag"),
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        telemetry::metrics().render(),
+    )
+        .into_response()
+}
+
+/// Counts requests and their latency by route (the matched pattern, never the raw path, to bound the
+/// number of series).
+async fn record_request_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("aegis_http_requests_total", &labels).increment(1);
+    metrics::histogram!("aegis_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
