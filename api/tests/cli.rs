@@ -1,0 +1,288 @@
+//! The `aegis` binary as operators run it: audit verify, projections rebuild, and two `aegis serve`
+//! processes sharing one database, of which exactly one runs the projectors.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use commands::context::{Actor, CommandContext, SystemClock};
+use commands::service::CommandService;
+use domain::role::Role;
+use domain::user::{DisplayName, Email, User, UserCommand};
+use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, PgPool};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The URL of the test's own database, on the server the tests run against.
+fn database_url(pool: &PgPool) -> String {
+    let base: PgConnectOptions = std::env::var("DATABASE_URL").unwrap().parse().unwrap();
+    let name = pool.connect_options().get_database().unwrap().to_owned();
+    base.database(&name).to_url_lossy().to_string()
+}
+
+fn aegis(pool: &PgPool, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(args)
+        .env("DATABASE_URL", database_url(pool))
+        .env("AEGIS_LOG_FORMAT", "json")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn register_users(pool: &PgPool, count: usize) {
+    register_users_from(pool, 0, count).await;
+}
+
+#[test]
+fn version_and_help_explain_themselves() {
+    let version = Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&version).trim(),
+        format!("aegis {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    for option in [
+        "--listen",
+        "AEGIS_LISTEN",
+        "--database-url",
+        "DATABASE_URL",
+        "AEGIS_OWNER_DATABASE_URL",
+    ] {
+        assert!(
+            stdout(&help).contains(option),
+            "serve --help lacks {option}"
+        );
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .arg("frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "bad usage exits 2");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn audit_verify_prints_ok_or_the_first_broken_link(pool: PgPool) {
+    register_users(&pool, 3).await;
+    let intact = aegis(&pool, &["audit", "verify"]);
+    assert!(intact.status.success(), "{intact:?}");
+    assert_eq!(stdout(&intact).trim(), "OK: 3 events, hash chain intact");
+
+    let mut dba = pool.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *dba)
+        .await
+        .unwrap();
+    let altered: i64 = sqlx::query_scalar(
+        r#"UPDATE events SET metadata = metadata || '{"actor_id":"mallory"}' WHERE aggregate_id = 'u1'
+           RETURNING global_seq"#,
+    )
+    .fetch_one(&mut *dba)
+    .await
+    .unwrap();
+    let broken = aegis(&pool, &["audit", "verify"]);
+    assert_eq!(broken.status.code(), Some(1), "{broken:?}");
+    let report = stdout(&broken);
+    assert!(
+        report.contains(&format!("global position {altered}: User u1 sequence 1")),
+        "{report}"
+    );
+    assert!(report.contains("content was altered"), "{report}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn projections_rebuild_from_the_command_line(pool: PgPool) {
+    register_users(&pool, 2).await;
+    let rebuilt = aegis(&pool, &["projections", "rebuild"]);
+    assert!(rebuilt.status.success(), "{rebuilt:?}");
+    assert!(
+        stdout(&rebuilt).starts_with("rebuilt audit_log, event_totals in "),
+        "{}",
+        stdout(&rebuilt)
+    );
+    let audit_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audit_rows, 2);
+
+    let one = aegis(&pool, &["projections", "rebuild", "event_totals"]);
+    assert!(
+        stdout(&one).starts_with("rebuilt event_totals in "),
+        "{one:?}"
+    );
+
+    let unknown = aegis(&pool, &["projections", "rebuild", "nonsense"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        message.contains("no projection is named \"nonsense\"; known: audit_log, event_totals"),
+        "{message}"
+    );
+}
+
+/// A running `aegis serve` and the address it printed.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(pool: &PgPool) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aegis"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", database_url(pool))
+            .env("AEGIS_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let banner = lines.next().unwrap().unwrap();
+        let address = banner
+            .strip_prefix("Aegis is running at http://")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("unexpected banner {banner:?}"))
+            .to_owned();
+        Self { child, address }
+    }
+
+    async fn ready(&self) -> Option<Value> {
+        let mut stream = tokio::net::TcpStream::connect(&self.address).await.ok()?;
+        let request = format!(
+            "GET /ready HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        );
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.ok()?;
+        let body = response.split("\r\n\r\n").nth(1)?;
+        serde_json::from_str(body).ok()
+    }
+
+    async fn is_leader(&self) -> bool {
+        self.ready()
+            .await
+            .is_some_and(|ready| ready["projector"]["leader"] == true)
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within {limit:?}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn one_of_two_servers_projects_and_the_other_takes_over_when_it_dies(pool: PgPool) {
+    let first = Server::start(&pool);
+    wait_until(
+        "the first server leading",
+        Duration::from_secs(10),
+        async || first.is_leader().await,
+    )
+    .await;
+    let mut second = Server::start(&pool);
+    wait_until(
+        "the second server ready",
+        Duration::from_secs(10),
+        async || second.ready().await.is_some(),
+    )
+    .await;
+    assert!(!second.is_leader().await, "two leaders at once");
+
+    // The leader projects events appended by anyone.
+    register_users(&pool, 2).await;
+    wait_until(
+        "the leader projecting",
+        Duration::from_secs(10),
+        async || {
+            second
+                .ready()
+                .await
+                .is_some_and(|ready| ready["projector"]["projections"][0]["eventsBehind"] == 0)
+        },
+    )
+    .await;
+
+    // The leader dies without a chance to clean up; its connection drops and the follower takes over.
+    first.signal("-KILL");
+    let took = wait_until(
+        "the follower taking over",
+        Duration::from_secs(10),
+        async || second.is_leader().await,
+    )
+    .await;
+    assert!(took < Duration::from_secs(5), "takeover took {took:?}");
+    register_users_from(&pool, 2, 3).await;
+    wait_until(
+        "the new leader projecting",
+        Duration::from_secs(10),
+        async || {
+            let total: i64 =
+                sqlx::query_scalar("SELECT coalesce(sum(events), 0)::bigint FROM event_totals")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            total == 3
+        },
+    )
+    .await;
+
+    // SIGTERM is a graceful shutdown with a zero exit status.
+    second.signal("-TERM");
+    let status = second.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+async fn register_users_from(pool: &PgPool, start: usize, end: usize) {
+    let users = CommandService::<User>::new(pool.clone(), (), Arc::new(SystemClock));
+    for index in start..end {
+        let command = UserCommand::Register {
+            email: Email::parse(&format!("user{index}@example.org")).unwrap(),
+            display_name: DisplayName::parse("Someone").unwrap(),
+            roles: BTreeSet::from([Role::Viewer]),
+        };
+        users
+            .execute(
+                &CommandContext::new(Actor::system("test")),
+                &format!("u{index}"),
+                command,
+            )
+            .await
+            .unwrap();
+    }
+}

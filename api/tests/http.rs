@@ -1,0 +1,206 @@
+//! The whole HTTP stack driven in-process (no socket) against a real Postgres.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use api::http::app;
+use api::serve::projector;
+use api::state::AppState;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use commands::context::{Actor, CommandContext, SystemClock};
+use commands::service::CommandService;
+use domain::role::Role;
+use domain::user::{DisplayName, Email, User, UserCommand};
+use futures::StreamExt;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+fn state(pool: &PgPool) -> AppState {
+    AppState::new(pool.clone(), projector(pool, 100))
+}
+
+async fn send(
+    state: &AppState,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+async fn graphql(state: &AppState, query: &str) -> Value {
+    let request = Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({ "query": query }).to_string()))
+        .unwrap();
+    let (status, _, body) = send(state, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn register_one_user(pool: &PgPool) {
+    let users = CommandService::<User>::new(pool.clone(), (), Arc::new(SystemClock));
+    let command = UserCommand::Register {
+        email: Email::parse("ada@example.org").unwrap(),
+        display_name: DisplayName::parse("Ada").unwrap(),
+        roles: BTreeSet::from([Role::Viewer]),
+    };
+    let context = CommandContext::new(Actor::system("test"));
+    users.execute(&context, "u1", command).await.unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn server_info_runs_end_to_end_through_the_event_log(pool: PgPool) {
+    let state = state(&pool);
+    let query = "{ serverInfo { version schemaVersion eventCount } }";
+    let before = graphql(&state, query).await;
+    assert_eq!(
+        before,
+        json!({ "data": { "serverInfo": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "schemaVersion": api::database::schema_version().to_string(),
+            "eventCount": "0",
+        }}})
+    );
+
+    register_one_user(&pool).await;
+    state.projector.catch_up().await.unwrap();
+    let after = graphql(&state, query).await;
+    assert_eq!(after["data"]["serverInfo"]["eventCount"], "1");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn health_and_readiness_report_database_and_projection_lag(pool: PgPool) {
+    let state = state(&pool);
+    let (status, headers, body) =
+        send(&state, Request::get("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, r#"{"status":"ok"}"#)
+    );
+    assert!(
+        headers.contains_key("x-request-id"),
+        "every response carries a request id"
+    );
+
+    register_one_user(&pool).await;
+    let (status, _, body) = send(&state, Request::get("/ready").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["projector"]["leader"], false);
+    assert_eq!(ready["projector"]["projections"][0]["name"], "audit_log");
+    assert_eq!(ready["projector"]["projections"][0]["eventsBehind"], 1);
+
+    state.projector.catch_up().await.unwrap();
+    let (_, _, body) = send(&state, Request::get("/ready").body(Body::empty()).unwrap()).await;
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["projector"]["projections"][0]["eventsBehind"], 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn readiness_fails_when_the_database_is_gone(pool: PgPool) {
+    let state = state(&pool);
+    pool.close().await;
+    let (status, _, body) = send(&state, Request::get("/ready").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("unreachable"), "{body}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn metrics_are_prometheus_text_with_requests_and_lag(pool: PgPool) {
+    let state = state(&pool);
+    send(&state, Request::get("/health").body(Body::empty()).unwrap()).await;
+    let (status, headers, body) = send(
+        &state,
+        Request::get("/metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        body.contains(r#"aegis_http_requests_total{method="GET",route="/health",status="200"}"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("aegis_http_request_duration_seconds_bucket"),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"aegis_projection_lag_events{projection="audit_log"}"#),
+        "{body}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn graphiql_is_served_on_get_and_queries_only_on_post(pool: PgPool) {
+    let state = state(&pool);
+    let (status, _, body) = send(
+        &state,
+        Request::get("/graphql").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.to_lowercase().contains("graphiql"), "{body}");
+
+    let get_query = Request::get("/graphql?query=%7BserverInfo%7Bversion%7D%7D")
+        .body(Body::empty())
+        .unwrap();
+    let (_, _, body) = send(&state, get_query).await;
+    assert!(
+        !body.contains("serverInfo"),
+        "GET must not execute operations: {body}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn abusive_nesting_is_refused(pool: PgPool) {
+    let state = state(&pool);
+    let nested = format!(
+        "{{ __schema {{ types {}name{} }} }}",
+        "{ fields { type { ofType ".repeat(6),
+        " } } }".repeat(6)
+    );
+    let response = graphql(&state, &nested).await;
+    let message = response["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("too deep") || message.contains("depth"),
+        "{response}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn projection_progress_is_streamed_to_subscribers(pool: PgPool) {
+    let state = state(&pool);
+    let schema = api::graphql::schema(&state);
+    let mut stream =
+        schema.execute_stream("subscription { projectionProgress { name eventsApplied } }");
+    let first = stream.next().await.unwrap().into_result().unwrap();
+    assert_eq!(
+        first.data.into_json().unwrap(),
+        json!({ "projectionProgress": [
+            { "name": "audit_log", "eventsApplied": "0" },
+            { "name": "event_totals", "eventsApplied": "0" },
+        ]})
+    );
+    register_one_user(&pool).await;
+    state.projector.catch_up().await.unwrap();
+    let second = stream.next().await.unwrap().into_result().unwrap();
+    assert_eq!(
+        second.data.into_json().unwrap()["projectionProgress"][0]["eventsApplied"],
+        "1"
+    );
+}
