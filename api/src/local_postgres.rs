@@ -255,14 +255,8 @@ pub async fn find_or_start(
 ) -> Result<LocalPostgres, LocalPostgresError> {
     if let Some(address) = options.probe {
         match connect_admin(address, PROBE_TIMEOUT).await {
-            Ok(mut connection) => {
-                let created = create_database(&mut connection, &options.database).await;
-                // Closing politely is a courtesy; the database is what matters.
-                let _ = connection.close().await;
-                created.map_err(|source| LocalPostgresError::CreateDatabase {
-                    database: options.database.clone(),
-                    source,
-                })?;
+            Ok(connection) => {
+                ensure_database(connection, &options.database).await?;
                 return Ok(LocalPostgres::Server {
                     url: database_url(address, &options.database),
                 });
@@ -290,7 +284,7 @@ pub async fn find_or_start(
     let cluster = start_private_cluster(options, cluster_dir, bin_dir).await?;
 
     // From here on `cluster` stops the server on drop, so an error below leaves nothing running.
-    let mut connection = connect_admin(
+    let connection = connect_admin(
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), cluster.port),
         PRIVATE_CONNECT_TIMEOUT,
     )
@@ -299,13 +293,21 @@ pub async fn find_or_start(
         port: cluster.port,
         source,
     })?;
-    let created = create_database(&mut connection, &options.database).await;
+    ensure_database(connection, &options.database).await?;
+    Ok(LocalPostgres::Private(cluster))
+}
+
+/// Creates `database` when missing, then closes the connection (politely; the database is what matters).
+async fn ensure_database(
+    mut connection: PgConnection,
+    database: &str,
+) -> Result<(), LocalPostgresError> {
+    let created = create_database(&mut connection, database).await;
     let _ = connection.close().await;
     created.map_err(|source| LocalPostgresError::CreateDatabase {
-        database: options.database.clone(),
+        database: database.to_owned(),
         source,
-    })?;
-    Ok(LocalPostgres::Private(cluster))
+    })
 }
 
 /// Creates the data directory and returns its absolute path, which `pg_ctl` and the unprivileged

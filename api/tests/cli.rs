@@ -286,3 +286,69 @@ async fn register_users_from(pool: &PgPool, start: usize, end: usize) {
             .unwrap();
     }
 }
+
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans of HTTP requests reach the collector (a listener here that
+/// records what is posted to it), at the latest when the server shuts down and flushes.
+#[sqlx::test(migrations = "../migrations")]
+async fn traces_are_exported_over_otlp_when_an_endpoint_is_set(pool: PgPool) {
+    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", collector.local_addr().unwrap());
+    let received = tokio::spawn(async move {
+        let (mut connection, _) = collector.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0_u8; 4096];
+        while !String::from_utf8_lossy(&request).contains("\r\n\r\n") {
+            let read = connection.read(&mut buffer).await.unwrap();
+            if read == 0 {
+                break;
+            }
+            request.extend_from_slice(&buffer[..read]);
+        }
+        let _ = connection
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        String::from_utf8_lossy(&request).into_owned()
+    });
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url(&pool))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let banner = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let server = Server {
+        address: banner
+            .trim_start_matches("Aegis is running at http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned(),
+        child,
+    };
+    wait_until(
+        "the server answering",
+        Duration::from_secs(10),
+        async || server.ready().await.is_some(),
+    )
+    .await;
+    server.signal("-TERM");
+
+    let request = tokio::time::timeout(Duration::from_secs(20), received)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(request.starts_with("POST /v1/traces "), "{request}");
+    assert!(
+        request
+            .to_lowercase()
+            .contains("content-type: application/x-protobuf"),
+        "{request}"
+    );
+}
