@@ -204,7 +204,7 @@ impl Projector {
     /// for such a transaction to end.
     pub async fn catch_up(&self) -> Result<(), ProjectorError> {
         let target: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT tx_id::text::bigint, global_seq FROM events ORDER BY tx_id DESC, global_seq DESC LIMIT 1",
+            "SELECT tx_id::text::bigint, global_seq FROM events ORDER BY events.tx_id DESC, events.global_seq DESC LIMIT 1",
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -396,7 +396,8 @@ async fn read_batch(
            FROM events
           WHERE (tx_id, global_seq) > ($1::text::xid8, $2)
             AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-          ORDER BY tx_id, global_seq
+          -- Qualified: the bare name would mean the bigint output column and defeat the index.
+          ORDER BY events.tx_id, events.global_seq
           LIMIT $3",
     )
     .bind(after.tx_id.to_string())
