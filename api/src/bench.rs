@@ -14,8 +14,7 @@ use commands::context::{Actor, CommandContext, SystemClock};
 use commands::service::{CommandError, CommandService};
 use domain::role::Role;
 use domain::user::{DisplayName, Email, User, UserCommand};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::PgPool;
 
 use crate::database::{self, Located};
 use crate::serve::projector;
@@ -76,8 +75,7 @@ impl ScratchDatabase {
             .await
             .context("the benchmark needs to create a scratch database (CREATEDB)")?;
         owner.close().await;
-        let options: PgConnectOptions = owner_url.parse()?;
-        let url = options.database(&name).to_url_lossy().to_string();
+        let url = with_database(owner_url, &name)?;
         let pool = database::connect(&url, 40).await?;
         database::run_migrations(&pool).await?;
         Ok(Self {
@@ -99,6 +97,23 @@ impl ScratchDatabase {
         .await?;
         Ok(())
     }
+}
+
+/// `url` with its database replaced, keeping every other part as given (pgbench, a libpq client, must be able
+/// to read it too).
+fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+    let authority_start = url.find("://").context("the database URL has no scheme")? + 3;
+    let path_start = url[authority_start..]
+        .find('/')
+        .map_or(url.len(), |index| authority_start + index);
+    let query_start = url[path_start..]
+        .find('?')
+        .map_or(url.len(), |index| path_start + index);
+    Ok(format!(
+        "{}/{database}{}",
+        &url[..path_start],
+        &url[query_start..]
+    ))
 }
 
 const USERS_PER_WRITER: usize = 200;
@@ -314,4 +329,27 @@ async fn catch_up(scratch: &ScratchDatabase, events: i64, batch_size: i64) -> an
         events as f64 / elapsed
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_scratch_url_changes_only_the_database() {
+        let cases = [
+            (
+                "postgres://postgres@127.0.0.1:5432/aegis",
+                "postgres://postgres@127.0.0.1:5432/bench",
+            ),
+            (
+                "postgres://u:p@db/aegis?sslmode=require",
+                "postgres://u:p@db/bench?sslmode=require",
+            ),
+            ("postgres://db:5432", "postgres://db:5432/bench"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(with_database(url, "bench").ok().as_deref(), Some(expected));
+        }
+    }
 }
