@@ -93,9 +93,10 @@ CREATE TABLE command_idempotency
     request_digest  bytea       NOT NULL,
     aggregate_type  text        NOT NULL,
     aggregate_id    text        NOT NULL,
-    -- null when the command decided on no events
-    first_sequence  bigint,
-    last_sequence   bigint,
+    -- The sequences the command appended, first_sequence..=last_sequence; a command that decided on no events
+    -- stores (version + 1, version), an empty range that still records the aggregate's version.
+    first_sequence  bigint      NOT NULL,
+    last_sequence   bigint      NOT NULL,
     recorded_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (actor_id, idempotency_key)
 );

@@ -38,8 +38,9 @@ pub struct IdempotencyRecord {
     pub request_digest: Hash,
     pub aggregate_type: String,
     pub aggregate_id: String,
-    /// `(first, last)` sequence of the events appended; `None` when the command decided on no events.
-    pub sequences: Option<(i64, i64)>,
+    /// The sequences appended, `first..=last`; `(version + 1, version)` when the command decided on no events.
+    pub first_sequence: i64,
+    pub last_sequence: i64,
 }
 
 /// Why an append did not happen.
@@ -128,15 +129,14 @@ impl ChainedEventRepository {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let digest: Vec<u8> = row.try_get("request_digest")?;
-        let first: Option<i64> = row.try_get("first_sequence")?;
-        let last: Option<i64> = row.try_get("last_sequence")?;
         Ok(Some(IdempotencyRecord {
             actor_id: actor_id.to_owned(),
             key: key.to_owned(),
             request_digest: digest.try_into().unwrap_or_default(),
             aggregate_type: row.try_get("aggregate_type")?,
             aggregate_id: row.try_get("aggregate_id")?,
-            sequences: first.zip(last),
+            first_sequence: row.try_get("first_sequence")?,
+            last_sequence: row.try_get("last_sequence")?,
         }))
     }
 }
@@ -233,8 +233,8 @@ async fn insert_idempotency_record(
     .bind(record.request_digest.as_slice())
     .bind(&record.aggregate_type)
     .bind(&record.aggregate_id)
-    .bind(record.sequences.map(|(first, _)| first))
-    .bind(record.sequences.map(|(_, last)| last))
+    .bind(record.first_sequence)
+    .bind(record.last_sequence)
     .execute(&mut **transaction)
     .await
     .map_err(classify)?;

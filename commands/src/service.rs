@@ -186,7 +186,8 @@ where
                 request_digest: digest,
                 aggregate_type: A::TYPE.to_owned(),
                 aggregate_id: aggregate_id.to_owned(),
-                sequences: (appended > 0).then_some((loaded_version + 1, outcome.version)),
+                first_sequence: loaded_version + 1,
+                last_sequence: outcome.version,
             });
 
         let stored = if serialized.is_empty() {
@@ -249,14 +250,10 @@ fn replay<E: std::error::Error>(
     if &earlier.request_digest != digest {
         return Err(CommandError::IdempotencyKeyReused);
     }
-    let (version, appended) = match earlier.sequences {
-        Some((first, last)) => (last, last - first + 1),
-        None => (0, 0),
-    };
     Ok(CommandOutcome {
         aggregate_id: earlier.aggregate_id.clone(),
-        version,
-        appended,
+        version: earlier.last_sequence,
+        appended: earlier.last_sequence - earlier.first_sequence + 1,
         replayed: true,
     })
 }

@@ -189,7 +189,18 @@ async fn a_key_on_a_command_that_changed_nothing_is_still_remembered(pool: PgPoo
         .execute(&context, "u1", rename("Ada Lovelace"))
         .await
         .unwrap();
-    assert_eq!(unchanged.appended, 0);
+    assert_eq!((unchanged.version, unchanged.appended), (1, 0));
+    let retried = service
+        .execute(&context, "u1", rename("Ada Lovelace"))
+        .await
+        .unwrap();
+    assert_eq!(
+        retried,
+        CommandOutcome {
+            replayed: true,
+            ..unchanged
+        }
+    );
     let reused = service
         .execute(&context, "u1", rename("Someone Else"))
         .await;
