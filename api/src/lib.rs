@@ -7,6 +7,7 @@
 //! - [`database`]: finding the database ([`local_postgres`] when nothing is configured), migrating it as the
 //!   owner, connecting as the restricted application role.
 //! - [`http`]: `app(state) -> Router` (GraphQL, `/health`, `/ready`, `/metrics`); [`graphql`]: the schema.
+//! - [`edge`]: `harden(router, config)`: security headers, CORS for configured origins, the CSRF guard.
 //! - [`telemetry`]: structured logs, OpenTelemetry traces, Prometheus metrics. [`bench`]: `aegis bench`.
 //!
 //! # Invariants
@@ -14,10 +15,12 @@
 //!   `commands` or `projections`, map the error). No SQL here except readiness and benchmarks.
 //! - Errors reach clients as a message and a stable `extensions.code`; causes go to the log.
 
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod edge;
 pub mod graphql;
 pub mod http;
 pub mod local_postgres;

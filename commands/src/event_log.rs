@@ -4,9 +4,10 @@ use cqrs_es::Aggregate;
 use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
+use futures::future::BoxFuture;
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
 use crate::hash_chain::{ChainedEvent, GENESIS, Hash};
 
@@ -43,9 +44,28 @@ pub struct IdempotencyRecord {
     pub last_sequence: i64,
 }
 
+/// Work that must commit or roll back together with a command's events: keeping write-side lookup tables
+/// (accounts, tokens) in step, or storing a secret that the events only mention.
+pub type InTransaction = Box<
+    dyn for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<(), WriteModelError>> + Send,
+>;
+
+/// Why work in the append transaction failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteModelError {
+    /// A value that must be unique across aggregates (an e-mail address) is already in use.
+    #[error("this {0} is already taken")]
+    Taken(&'static str),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
 /// Why an append did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
+    /// See [`WriteModelError::Taken`].
+    #[error("this {0} is already taken")]
+    Taken(&'static str),
     /// Another command appended to the aggregate first (the primary key on its sequence clashed).
     #[error("the aggregate was changed concurrently")]
     Conflict,
@@ -61,7 +81,9 @@ impl From<AppendError> for PersistenceError {
         match error {
             AppendError::Conflict => Self::OptimisticLockError,
             AppendError::Database(error) => Self::ConnectionError(Box::new(error)),
-            other @ AppendError::IdempotencyKeyTaken => Self::UnknownError(Box::new(other)),
+            other @ (AppendError::IdempotencyKeyTaken | AppendError::Taken(_)) => {
+                Self::UnknownError(Box::new(other))
+            }
         }
     }
 }
@@ -88,27 +110,27 @@ impl ChainedEventRepository {
         }
     }
 
-    /// Appends `events` (all of one aggregate, consecutive sequences) with their chained hashes, and the
-    /// idempotency record when given, atomically.
+    /// Appends `events` (all of one aggregate, consecutive sequences; possibly none) with their chained hashes,
+    /// the idempotency record when given, and `changes`, atomically.
     pub async fn append(
         &self,
         events: &[SerializedEvent],
         idempotency: Option<&IdempotencyRecord>,
+        changes: Vec<InTransaction>,
     ) -> Result<(), AppendError> {
         let mut transaction = self.pool.begin().await?;
         append_events(&mut transaction, events).await?;
         if let Some(record) = idempotency {
             insert_idempotency_record(&mut transaction, record).await?;
         }
-        transaction.commit().await?;
-        Ok(())
-    }
-
-    /// Records the outcome of a command that appended nothing, so that a retry with a different payload is
-    /// still recognised.
-    pub async fn record_idempotency(&self, record: &IdempotencyRecord) -> Result<(), AppendError> {
-        let mut transaction = self.pool.begin().await?;
-        insert_idempotency_record(&mut transaction, record).await?;
+        for change in changes {
+            change(&mut transaction)
+                .await
+                .map_err(|error| match error {
+                    WriteModelError::Taken(what) => AppendError::Taken(what),
+                    WriteModelError::Database(error) => AppendError::Database(error),
+                })?;
+        }
         transaction.commit().await?;
         Ok(())
     }
@@ -299,7 +321,7 @@ impl PersistedEventRepository for ChainedEventRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        self.append(events, None).await?;
+        self.append(events, None, Vec::new()).await?;
         if let (Some(snapshot), Some(last)) = (snapshot_update, events.last()) {
             upsert_snapshot::<A>(&self.pool, snapshot, to_sequence(last.sequence))
                 .await

@@ -7,14 +7,22 @@
 //! - [`event_log`]: the append path over postgres-es' tables: [`event_log::ChainedEventRepository`] reads
 //!   through postgres-es and appends with the hash chain and the idempotency record in one transaction.
 //! - [`hash_chain`]: the canonical encoding of an event, its chained hash, and `verify` for `aegis audit verify`.
+//! - [`accounts`]: the account records behind signing in (secrets, tokens), kept in step with `User` events.
 //! - [`context`]: who asks and why ([`context::CommandContext`]), turned into event metadata; the clock.
+//! - [`password`]: the password policy and the bounded Argon2id [`password::PasswordHasher`] behind login.
+//! - [`totp`]: the second factor: RFC 6238 codes, enrolment URIs and single-use recovery codes.
+//! - [`throttle`]: [`throttle::LoginThrottle`], failed logins counted per account and per address in Postgres.
 //!
 //! # Invariants
 //! - The clock is read here, never in `domain`; the actor comes from the caller's verified identity.
 //! - Events are only ever inserted. The database role the application uses cannot update or delete them.
 //! - No HTTP or GraphQL types, and no dependency on `projections`, `importers` or `api`.
 
+pub mod accounts;
 pub mod context;
 pub mod event_log;
 pub mod hash_chain;
+pub mod password;
 pub mod service;
+pub mod throttle;
+pub mod totp;

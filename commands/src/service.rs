@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, PersistedEventStore, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
 use serde::Serialize;
@@ -10,7 +11,7 @@ use sqlx::PgPool;
 use tracing::Instrument;
 
 use crate::context::{Clock, CommandContext};
-use crate::event_log::{AppendError, ChainedEventRepository, IdempotencyRecord};
+use crate::event_log::{AppendError, ChainedEventRepository, IdempotencyRecord, InTransaction};
 use crate::hash_chain::Hash;
 
 /// What a command did.
@@ -39,8 +40,22 @@ pub enum CommandError<E: std::error::Error> {
     },
     #[error("this idempotency key was already used for a different request")]
     IdempotencyKeyReused,
+    /// A value that must be unique across aggregates is in use (see [`crate::event_log::WriteModelError::Taken`]).
+    #[error("this {0} is already taken")]
+    Taken(&'static str),
     #[error("the event store failed: {0}")]
     Store(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Write-side tables kept in step with an aggregate's events, in the transaction that appends them.
+pub trait WriteModel<A: Aggregate>: Send + Sync {
+    /// The statements `events` call for, if any.
+    fn changes(
+        &self,
+        aggregate_id: &str,
+        events: &[A::Event],
+        occurred_at: DateTime<Utc>,
+    ) -> Option<InTransaction>;
 }
 
 /// Executes commands of one aggregate type against the chained event log.
@@ -49,6 +64,7 @@ pub struct CommandService<A: Aggregate> {
     store: PersistedEventStore<ChainedEventRepository, A>,
     services: A::Services,
     clock: Arc<dyn Clock>,
+    write_model: Option<Arc<dyn WriteModel<A>>>,
 }
 
 impl<A: Aggregate> std::fmt::Debug for CommandService<A> {
@@ -83,7 +99,22 @@ where
             store,
             services,
             clock,
+            write_model: None,
         }
+    }
+
+    /// Keeps `write_model` in step with every command's events.
+    #[must_use]
+    pub fn with_write_model(self, write_model: Arc<dyn WriteModel<A>>) -> Self {
+        Self {
+            write_model: Some(write_model),
+            ..self
+        }
+    }
+
+    /// The clock commands are stamped with.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Loads the aggregate, lets it decide, and appends what it decided with `context` as metadata.
@@ -92,6 +123,19 @@ where
         context: &CommandContext,
         aggregate_id: &str,
         command: A::Command,
+    ) -> Result<CommandOutcome, CommandError<A::Error>> {
+        self.execute_with(context, aggregate_id, command, None)
+            .await
+    }
+
+    /// [`Self::execute`], running `in_transaction` in the transaction that appends the events (for a secret
+    /// the events only mention, such as a new password's hash).
+    pub async fn execute_with(
+        &self,
+        context: &CommandContext,
+        aggregate_id: &str,
+        command: A::Command,
+        in_transaction: Option<InTransaction>,
     ) -> Result<CommandOutcome, CommandError<A::Error>> {
         let span = tracing::info_span!(
             "command",
@@ -102,7 +146,7 @@ where
             outcome = tracing::field::Empty,
         );
         let result = self
-            .execute_in_span(context, aggregate_id, command)
+            .execute_in_span(context, aggregate_id, command, in_transaction)
             .instrument(span.clone())
             .await;
         let outcome = match &result {
@@ -111,6 +155,7 @@ where
             Err(CommandError::Rejected(_)) => "rejected",
             Err(CommandError::Conflict { .. }) => "conflict",
             Err(CommandError::IdempotencyKeyReused) => "idempotency_key_reused",
+            Err(CommandError::Taken(_)) => "taken",
             Err(CommandError::Store(_)) => "store_error",
         };
         span.record("outcome", outcome);
@@ -128,6 +173,7 @@ where
         context: &CommandContext,
         aggregate_id: &str,
         command: A::Command,
+        in_transaction: Option<InTransaction>,
     ) -> Result<CommandOutcome, CommandError<A::Error>> {
         let digest = request_digest::<A>(aggregate_id, &command)?;
         if let Some(key) = &context.idempotency_key {
@@ -155,15 +201,16 @@ where
             .map_err(CommandError::Rejected)?;
         let decided = sink.collect().await;
 
-        let metadata = context.metadata(self.clock.now());
+        let occurred_at = self.clock.now();
+        let metadata = context.metadata(occurred_at);
         let serialized = decided
-            .into_iter()
+            .iter()
             .zip(aggregate_context.current_sequence + 1..)
             .map(|(payload, sequence)| {
                 SerializedEvent::try_from(&EventEnvelope::<A> {
                     aggregate_id: aggregate_id.to_owned(),
                     sequence,
-                    payload,
+                    payload: payload.clone(),
                     metadata: metadata.clone(),
                 })
             })
@@ -190,14 +237,14 @@ where
                 last_sequence: outcome.version,
             });
 
-        let stored = if serialized.is_empty() {
-            match &record {
-                Some(record) => self.events.record_idempotency(record).await,
-                None => Ok(()),
-            }
-        } else {
-            self.events.append(&serialized, record.as_ref()).await
-        };
+        let mut changes: Vec<InTransaction> = in_transaction.into_iter().collect();
+        if let Some(write_model) = &self.write_model {
+            changes.extend(write_model.changes(aggregate_id, &decided, occurred_at));
+        }
+        let stored = self
+            .events
+            .append(&serialized, record.as_ref(), changes)
+            .await;
         match stored {
             Ok(()) => Ok(outcome),
             Err(AppendError::Conflict) => Err(CommandError::Conflict {
@@ -219,6 +266,7 @@ where
                     None => Err(store_error(AppendError::IdempotencyKeyTaken)),
                 }
             }
+            Err(AppendError::Taken(what)) => Err(CommandError::Taken(what)),
             Err(AppendError::Database(error)) => Err(store_error(error)),
         }
     }

@@ -1,6 +1,7 @@
 //! Aegis' pure core: the aggregates, their commands and versioned events, value types and rules.
 //!
 //! # Layout
+//! - [`access`]: who may do what: every operation, its audience, and `authorize`.
 //! - [`role`]: the six roles of Aegis.
 //! - [`user`]: the `User` aggregate (register, rename, change e-mail, grant and revoke roles, deactivate,
 //!   reactivate).
@@ -12,5 +13,6 @@
 //! - A persisted event's shape never changes: new fields get serde defaults, incompatible changes get a new
 //!   event version and an upcaster.
 
+pub mod access;
 pub mod role;
 pub mod user;

@@ -1,0 +1,342 @@
+//! Biscuit tokens: minting for sessions and API tokens, verifying on every request, and the signing keys.
+//!
+//! A token's authority block names the user and the token (`user(…)`, `token(…)`) and checks its own expiry;
+//! a read-only token also checks `operation("read")`. Holders may append blocks of their own (attenuation:
+//! a shorter expiry, read-only) without asking Aegis; the verifier supplies `time(…)` and `operation(…)` and
+//! only trusts `user` and `token` facts from the authority block. Revocation is not in the token: the
+//! authority block's revocation id is looked up in Postgres on every request (see `session`).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use biscuit_auth::builder::{Algorithm, Term};
+use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit, BiscuitBuilder, KeyPair, PrivateKey, PublicKey};
+use chrono::{DateTime, Utc};
+use domain::access::Access;
+use uuid::Uuid;
+
+/// The keys tokens are signed and verified with. Rotation: sign with a new key under a new id while the
+/// previous public keys still verify the tokens they signed, until those expire.
+pub struct SigningKeys {
+    current: KeyPair,
+    current_id: u32,
+    verifying: HashMap<u32, PublicKey>,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeys")
+            .field("current_id", &self.current_id)
+            .field("verifying_ids", &self.verifying.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("AEGIS_BISCUIT_PRIVATE_KEY is not a hex Ed25519 private key: {0}")]
+    InvalidPrivateKey(String),
+    #[error("AEGIS_BISCUIT_PREVIOUS_PUBLIC_KEYS must be `id:hex` pairs separated by commas: {0}")]
+    InvalidPreviousKeys(String),
+    #[error("cannot read or write the signing key file {path}: {source}")]
+    File { path: String, source: std::io::Error },
+}
+
+impl SigningKeys {
+    /// `private_key_hex` when given (production: from a secret); otherwise the key persisted under
+    /// `data_dir`, generated on first start. `previous` lists `id:public-key-hex` pairs still accepted.
+    pub fn load(
+        private_key_hex: Option<&str>,
+        key_id: u32,
+        previous: Option<&str>,
+        data_dir: &Path,
+    ) -> Result<Self, KeyError> {
+        let current = match private_key_hex {
+            Some(hex) => key_pair_from_hex(hex)?,
+            None => persisted_key_pair(&data_dir.join("biscuit-private-key"))?,
+        };
+        let mut verifying = HashMap::from([(key_id, current.public())]);
+        for pair in previous.unwrap_or_default().split(',').filter(|pair| !pair.trim().is_empty()) {
+            let (id, hex) = pair
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| KeyError::InvalidPreviousKeys(pair.to_owned()))?;
+            let id: u32 = id.parse().map_err(|_| KeyError::InvalidPreviousKeys(pair.to_owned()))?;
+            let key = PublicKey::from_bytes_hex(hex, Algorithm::Ed25519)
+                .map_err(|error| KeyError::InvalidPreviousKeys(format!("{pair}: {error}")))?;
+            verifying.entry(id).or_insert(key);
+        }
+        Ok(Self {
+            current,
+            current_id: key_id,
+            verifying,
+        })
+    }
+
+    /// A fresh key held in memory only (tests, benchmarks).
+    pub fn ephemeral() -> Self {
+        let current = KeyPair::new();
+        Self {
+            verifying: HashMap::from([(1, current.public())]),
+            current,
+            current_id: 1,
+        }
+    }
+
+    /// The public key, hex, for `AEGIS_BISCUIT_PREVIOUS_PUBLIC_KEYS` during a rotation and for offline
+    /// verification by integrators.
+    pub fn public_key_hex(&self) -> String {
+        self.current.public().to_bytes_hex()
+    }
+}
+
+impl biscuit_auth::RootKeyProvider for &SigningKeys {
+    fn choose(&self, key_id: Option<u32>) -> Result<PublicKey, biscuit_auth::error::Format> {
+        self.verifying
+            .get(&key_id.unwrap_or(self.current_id))
+            .copied()
+            .ok_or(biscuit_auth::error::Format::UnknownPublicKey)
+    }
+}
+
+fn key_pair_from_hex(hex: &str) -> Result<KeyPair, KeyError> {
+    let private = PrivateKey::from_bytes_hex(hex.trim(), Algorithm::Ed25519)
+        .map_err(|error| KeyError::InvalidPrivateKey(error.to_string()))?;
+    Ok(KeyPair::from(&private))
+}
+
+fn persisted_key_pair(path: &Path) -> Result<KeyPair, KeyError> {
+    let file_error = |source| KeyError::File {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(hex) => key_pair_from_hex(&hex),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let key_pair = KeyPair::new();
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(file_error)?;
+            }
+            write_private(path, &key_pair.private().to_bytes_hex()).map_err(file_error)?;
+            tracing::info!(path = %path.display(), "generated the token signing key");
+            Ok(key_pair)
+        }
+        Err(error) => Err(file_error(error)),
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+/// What Aegis writes into a token it issues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub user_id: Uuid,
+    pub token_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub read_only: bool,
+}
+
+/// A token's value (shown once) and the id it is revoked by.
+#[derive(Clone)]
+pub struct MintedToken {
+    pub value: String,
+    pub revocation_id: Vec<u8>,
+}
+
+impl std::fmt::Debug for MintedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedToken").field("revocation_id", &hex::encode(&self.revocation_id)).finish_non_exhaustive()
+    }
+}
+
+/// What a verified token says; whether it is still valid is decided against the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub user_id: Uuid,
+    pub token_id: Uuid,
+    /// True when the token (or a block its holder appended) only allows reads.
+    pub read_only: bool,
+    pub revocation_ids: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Malformed, signed by an unknown key, or tampered with.
+    #[error("the token is not valid")]
+    Invalid,
+    /// Its checks fail now (expired), whatever the operation.
+    #[error("the token has expired or does not allow this")]
+    Refused,
+    #[error("cannot build the token: {0}")]
+    Build(String),
+}
+
+/// Datalog evaluation is bounded: a hostile token cannot make verification expensive. Debug builds are slow,
+/// hence the generous time limit.
+const LIMITS: AuthorizerLimits = AuthorizerLimits {
+    max_facts: 256,
+    max_iterations: 64,
+    max_time: Duration::from_millis(50),
+};
+
+impl SigningKeys {
+    pub fn mint(&self, claims: &Claims) -> Result<MintedToken, TokenError> {
+        let build_error = |error: biscuit_auth::error::Token| TokenError::Build(error.to_string());
+        let params = HashMap::from([
+            ("user".to_owned(), Term::Str(claims.user_id.to_string())),
+            ("token".to_owned(), Term::Str(claims.token_id.to_string())),
+            ("expires".to_owned(), Term::from(SystemTime::from(claims.expires_at))),
+        ]);
+        let mut builder = BiscuitBuilder::new()
+            .root_key_id(self.current_id)
+            .code_with_params(
+                "user({user}); token({token}); check if time($time), $time <= {expires};",
+                params,
+                HashMap::new(),
+            )
+            .map_err(build_error)?;
+        if claims.read_only {
+            builder = builder.code("check if operation(\"read\");").map_err(build_error)?;
+        }
+        let token = builder.build(&self.current).map_err(build_error)?;
+        Ok(MintedToken {
+            value: token.to_base64().map_err(build_error)?,
+            revocation_id: token.revocation_identifiers().into_iter().next().unwrap_or_default(),
+        })
+    }
+
+    /// Checks the signature and the token's own checks at `now`; finds out whether it may write.
+    pub fn verify(&self, value: &str, now: SystemTime) -> Result<VerifiedToken, TokenError> {
+        let token = Biscuit::from_base64(value.trim(), self).map_err(|_| TokenError::Invalid)?;
+        let (ids, read_only) = match authorize(&token, Access::Write, now) {
+            Ok(ids) => (ids, false),
+            Err(_) => (authorize(&token, Access::Read, now)?, true),
+        };
+        let parse = |text: &str| Uuid::parse_str(text).map_err(|_| TokenError::Invalid);
+        Ok(VerifiedToken {
+            user_id: parse(&ids.0)?,
+            token_id: parse(&ids.1)?,
+            read_only,
+            revocation_ids: token.revocation_identifiers(),
+        })
+    }
+}
+
+/// Runs the token's checks with the ambient facts of a request; returns the authority block's user and token.
+fn authorize(token: &Biscuit, access: Access, now: SystemTime) -> Result<(String, String), TokenError> {
+    let operation = match access {
+        Access::Read => "read",
+        Access::Write => "write",
+    };
+    let params = HashMap::from([
+        ("now".to_owned(), Term::from(now)),
+        ("operation".to_owned(), Term::Str(operation.to_owned())),
+    ]);
+    let mut authorizer = AuthorizerBuilder::new()
+        .code_with_params("time({now}); operation({operation}); allow if user($user);", params, HashMap::new())
+        .map_err(|error| TokenError::Build(error.to_string()))?
+        .set_limits(LIMITS)
+        .build(token)
+        .map_err(|_| TokenError::Invalid)?;
+    authorizer.authorize().map_err(|_| TokenError::Refused)?;
+    // Queries see only the authority block and the authorizer: an appended block cannot claim another user.
+    authorizer
+        .query_exactly_one("identity($user, $token) <- user($user), token($token)")
+        .map_err(|_| TokenError::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use biscuit_auth::BlockBuilder;
+
+    fn claims(read_only: bool) -> Claims {
+        Claims {
+            user_id: Uuid::from_u128(1),
+            token_id: Uuid::from_u128(2),
+            expires_at: DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z").unwrap().with_timezone(&Utc),
+            read_only,
+        }
+    }
+
+    fn at(time: &str) -> SystemTime {
+        DateTime::parse_from_rfc3339(time).unwrap().with_timezone(&Utc).into()
+    }
+
+    #[test]
+    fn a_minted_token_verifies_until_it_expires() {
+        let keys = SigningKeys::ephemeral();
+        let minted = keys.mint(&claims(false)).unwrap();
+        let verified = keys.verify(&minted.value, at("2026-11-28T11:59:59Z")).unwrap();
+        assert_eq!((verified.user_id, verified.token_id, verified.read_only), (Uuid::from_u128(1), Uuid::from_u128(2), false));
+        assert_eq!(verified.revocation_ids[0], minted.revocation_id);
+        assert!(matches!(keys.verify(&minted.value, at("2026-11-28T12:00:01Z")), Err(TokenError::Refused)));
+    }
+
+    #[test]
+    fn read_only_tokens_and_holder_attenuation_are_recognised() {
+        let keys = SigningKeys::ephemeral();
+        let read_only = keys.mint(&claims(true)).unwrap();
+        assert!(keys.verify(&read_only.value, at("2026-11-28T10:00:00Z")).unwrap().read_only);
+
+        // The holder of a full token narrows it offline; the revocation id of the original still applies.
+        let full = keys.mint(&claims(false)).unwrap();
+        let token = Biscuit::from_base64(&full.value, &keys).unwrap();
+        let attenuated = token
+            .append(BlockBuilder::new().code("check if operation(\"read\");").unwrap())
+            .unwrap()
+            .to_base64()
+            .unwrap();
+        let verified = keys.verify(&attenuated, at("2026-11-28T10:00:00Z")).unwrap();
+        assert!(verified.read_only);
+        assert!(verified.revocation_ids.contains(&full.revocation_id));
+    }
+
+    #[test]
+    fn an_appended_block_cannot_claim_another_user() {
+        let keys = SigningKeys::ephemeral();
+        let full = keys.mint(&claims(false)).unwrap();
+        let token = Biscuit::from_base64(&full.value, &keys).unwrap();
+        let forged = token
+            .append(BlockBuilder::new().code("user(\"00000000-0000-0000-0000-000000000009\");").unwrap())
+            .unwrap()
+            .to_base64()
+            .unwrap();
+        assert_eq!(keys.verify(&forged, at("2026-11-28T10:00:00Z")).unwrap().user_id, Uuid::from_u128(1));
+    }
+
+    #[test]
+    fn tokens_from_another_key_or_tampered_are_invalid() {
+        let keys = SigningKeys::ephemeral();
+        let other = SigningKeys::ephemeral();
+        let minted = other.mint(&claims(false)).unwrap();
+        assert!(matches!(keys.verify(&minted.value, at("2026-11-28T10:00:00Z")), Err(TokenError::Invalid)));
+        assert!(matches!(keys.verify("not-a-token", at("2026-11-28T10:00:00Z")), Err(TokenError::Invalid)));
+    }
+
+    #[test]
+    fn previous_keys_keep_verifying_during_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SigningKeys::load(None, 1, None, dir.path()).unwrap();
+        let minted = old.mint(&claims(false)).unwrap();
+        // The key persisted under the data directory is reused on the next start.
+        let restarted = SigningKeys::load(None, 1, None, dir.path()).unwrap();
+        assert!(restarted.verify(&minted.value, at("2026-11-28T10:00:00Z")).is_ok());
+
+        let new_private = KeyPair::new().private().to_bytes_hex();
+        let previous = format!("1:{}", old.public_key_hex());
+        let rotated = SigningKeys::load(Some(&new_private), 2, Some(&previous), dir.path()).unwrap();
+        assert!(rotated.verify(&minted.value, at("2026-11-28T10:00:00Z")).is_ok());
+        let fresh = rotated.mint(&claims(false)).unwrap();
+        assert!(rotated.verify(&fresh.value, at("2026-11-28T10:00:00Z")).is_ok());
+        assert!(matches!(old.verify(&fresh.value, at("2026-11-28T10:00:00Z")), Err(TokenError::Invalid)));
+    }
+}

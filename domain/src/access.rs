@@ -1,0 +1,236 @@
+//! Who may do what: the role rules, written once. Every GraphQL field names one [`Operation`]; the API's
+//! authorisation asks [`authorize`] and nothing else, and README's role table is generated from here.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use crate::role::Role;
+
+/// Whether an operation only reads or also changes something. Read-only tokens may only read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Who an operation is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Everyone, signed in or not (signing in itself).
+    Anyone,
+    /// Any signed-in, active user, whatever their roles.
+    SignedIn,
+    /// Users holding one of these roles. `admin` may always act and is not listed.
+    Roles(&'static [Role]),
+}
+
+/// Everything a request can ask for, at the granularity the role rules care about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// Sign in with e-mail and password.
+    SignIn,
+    /// The server's version and event count.
+    ReadServerInfo,
+    /// One's own account: profile, roles, API tokens.
+    ReadOwnAccount,
+    /// One's own account: sign out, password, profile, two-factor login, API tokens.
+    ManageOwnAccount,
+    /// The list of users (leads assign work to them).
+    ReadUsers,
+    /// Create users, grant and revoke roles, deactivate and reactivate, force password resets.
+    ManageUsers,
+    /// Projection progress and other internals.
+    ReadSystemStatus,
+}
+
+impl Operation {
+    pub const ALL: [Self; 7] = [
+        Self::SignIn,
+        Self::ReadServerInfo,
+        Self::ReadOwnAccount,
+        Self::ManageOwnAccount,
+        Self::ReadUsers,
+        Self::ManageUsers,
+        Self::ReadSystemStatus,
+    ];
+
+    pub const fn audience(self) -> Audience {
+        match self {
+            Self::SignIn => Audience::Anyone,
+            Self::ReadServerInfo | Self::ReadOwnAccount | Self::ManageOwnAccount => Audience::SignedIn,
+            Self::ReadUsers => Audience::Roles(&[Role::RedLead, Role::BlueLead]),
+            Self::ManageUsers | Self::ReadSystemStatus => Audience::Roles(&[]),
+        }
+    }
+
+    pub const fn access(self) -> Access {
+        match self {
+            Self::SignIn | Self::ManageOwnAccount | Self::ManageUsers => Access::Write,
+            Self::ReadServerInfo | Self::ReadOwnAccount | Self::ReadUsers | Self::ReadSystemStatus => {
+                Access::Read
+            }
+        }
+    }
+
+    /// A sentence for the README table and for error messages.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign in",
+            Self::ReadServerInfo => "read server info",
+            Self::ReadOwnAccount => "read own account and tokens",
+            Self::ManageOwnAccount => "sign out; change own password, profile, two-factor login, API tokens",
+            Self::ReadUsers => "list users",
+            Self::ManageUsers => "create users, grant/revoke roles, deactivate/reactivate, force password reset",
+            Self::ReadSystemStatus => "read projection progress",
+        }
+    }
+}
+
+/// The caller as far as authorisation is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Anonymous,
+    User {
+        roles: BTreeSet<Role>,
+        /// Holds a read-only token (attenuated or issued with a read-only scope).
+        read_only: bool,
+    },
+}
+
+/// Why an operation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("sign in first")]
+    NotSignedIn,
+    #[error("your roles do not allow this")]
+    MissingRole,
+    #[error("this token is read-only")]
+    ReadOnly,
+}
+
+impl Denied {
+    /// Whether signing in (again) could help: the API answers UNAUTHENTICATED rather than FORBIDDEN.
+    pub const fn is_unauthenticated(self) -> bool {
+        matches!(self, Self::NotSignedIn)
+    }
+}
+
+/// Deny by default: an operation is allowed only when its audience includes the caller and, for writes, the
+/// caller's token may write.
+pub fn authorize(caller: &Caller, operation: Operation) -> Result<(), Denied> {
+    let (roles, read_only) = match (caller, operation.audience()) {
+        (_, Audience::Anyone) => return Ok(()),
+        (Caller::Anonymous, _) => return Err(Denied::NotSignedIn),
+        (Caller::User { roles, read_only }, _) => (roles, *read_only),
+    };
+    if read_only && operation.access() == Access::Write {
+        return Err(Denied::ReadOnly);
+    }
+    match operation.audience() {
+        Audience::Anyone | Audience::SignedIn => Ok(()),
+        Audience::Roles(allowed) => {
+            if roles.contains(&Role::Admin) || allowed.iter().any(|role| roles.contains(role)) {
+                Ok(())
+            } else {
+                Err(Denied::MissingRole)
+            }
+        }
+    }
+}
+
+/// The role × operation table, in Markdown, as README shows it.
+pub fn markdown_table() -> String {
+    let mut table = String::from("| operation | access |");
+    for role in Role::ALL {
+        let _ = write!(table, " {} |", role.as_str());
+    }
+    table.push_str(" anonymous |\n|---|---|");
+    table.push_str(&"---|".repeat(Role::ALL.len() + 1));
+    table.push('\n');
+    for operation in Operation::ALL {
+        let access = match operation.access() {
+            Access::Read => "read",
+            Access::Write => "write",
+        };
+        let _ = write!(table, "| {} | {access} |", operation.description());
+        let callers = Role::ALL
+            .map(|role| Caller::User { roles: BTreeSet::from([role]), read_only: false })
+            .into_iter()
+            .chain([Caller::Anonymous]);
+        for caller in callers {
+            let mark = if authorize(&caller, operation).is_ok() { "✓" } else { "–" };
+            let _ = write!(table, " {mark} |");
+        }
+        table.push('\n');
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(roles: &[Role]) -> Caller {
+        Caller::User {
+            roles: roles.iter().copied().collect(),
+            read_only: false,
+        }
+    }
+
+    #[test]
+    fn anonymous_callers_may_only_sign_in() {
+        for operation in Operation::ALL {
+            let expected = if operation == Operation::SignIn { Ok(()) } else { Err(Denied::NotSignedIn) };
+            assert_eq!(authorize(&Caller::Anonymous, operation), expected, "{operation:?}");
+        }
+    }
+
+    #[test]
+    fn admins_may_do_everything() {
+        for operation in Operation::ALL {
+            assert_eq!(authorize(&user(&[Role::Admin]), operation), Ok(()), "{operation:?}");
+        }
+    }
+
+    #[test]
+    fn leads_list_users_but_only_admins_manage_them() {
+        for role in [Role::RedLead, Role::BlueLead] {
+            assert_eq!(authorize(&user(&[role]), Operation::ReadUsers), Ok(()));
+            assert_eq!(authorize(&user(&[role]), Operation::ManageUsers), Err(Denied::MissingRole));
+        }
+        for role in [Role::RedTech, Role::BlueTech, Role::Viewer] {
+            assert_eq!(authorize(&user(&[role]), Operation::ReadUsers), Err(Denied::MissingRole));
+        }
+    }
+
+    #[test]
+    fn every_signed_in_user_manages_their_own_account() {
+        for role in Role::ALL {
+            assert_eq!(authorize(&user(&[role]), Operation::ManageOwnAccount), Ok(()));
+            assert_eq!(authorize(&user(&[role]), Operation::ReadOwnAccount), Ok(()));
+        }
+    }
+
+    #[test]
+    fn read_only_tokens_never_write_even_for_admins() {
+        let caller = Caller::User {
+            roles: BTreeSet::from([Role::Admin]),
+            read_only: true,
+        };
+        for operation in Operation::ALL {
+            let expected = match (operation.access(), operation.audience()) {
+                (_, Audience::Anyone) | (Access::Read, _) => Ok(()),
+                (Access::Write, _) => Err(Denied::ReadOnly),
+            };
+            assert_eq!(authorize(&caller, operation), expected, "{operation:?}");
+        }
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_operation_and_a_column_per_caller() {
+        let table = markdown_table();
+        assert_eq!(table.lines().count(), 2 + Operation::ALL.len());
+        assert!(table.starts_with("| operation | access | admin | red_lead |"));
+        assert!(table.contains("| list users | read | ✓ | ✓ | – | ✓ | – | – | – |"), "{table}");
+    }
+}
