@@ -3,7 +3,11 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use commands::context::Actor;
 use commands::hash_chain::{self, ChainVerdict};
+use domain::role::Role;
+
+use crate::auth::identity::RequestOrigin;
 
 use crate::config::{Config, GlobalArgs, ServeArgs};
 use crate::{bench, database, serve, telemetry};
@@ -30,6 +34,9 @@ pub enum Command {
     /// Manage read models.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Manage users from scripts.
+    #[command(subcommand)]
+    User(UserCommandLine),
     /// Measure throughput against the database (see README, Performance).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -39,6 +46,26 @@ pub enum Command {
 pub enum AuditCommand {
     /// Recompute the hash chain of every event; print OK with the count, or the first broken link and exit 1.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommandLine {
+    /// Create a user with a one-time password (printed once) that must be changed at first sign-in.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Roles, repeatable: admin, red_lead, red_tech, blue_lead, blue_tech, viewer.
+        #[arg(long = "role", required = true, value_parser = parse_role)]
+        roles: Vec<Role>,
+        /// Display name [default: the e-mail address].
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+fn parse_role(name: &str) -> Result<Role, String> {
+    name.parse()
+        .map_err(|error: domain::role::UnknownRole| error.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +117,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "rebuilt {} in {:.1} s",
                 rebuilt.join(", "),
                 started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommandLine::Create {
+            email,
+            roles,
+            display_name,
+        }) => {
+            let database = database::open(&config.database, &config.data_dir, true).await?;
+            let identity = serve::identity(&config, &database.pool)?;
+            let origin = RequestOrigin {
+                correlation_id: uuid::Uuid::now_v7(),
+                client_ip: None,
+            };
+            let display_name = display_name.unwrap_or_else(|| email.clone());
+            let (user_id, password) = identity
+                .create_user(
+                    origin,
+                    Actor::system("cli"),
+                    &email,
+                    &display_name,
+                    roles.into_iter().collect(),
+                    None,
+                )
+                .await?;
+            println!(
+                "created user {user_id} ({email}); one-time password: {password} (must be changed at first sign-in)"
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -2,10 +2,13 @@
 //! TOML file over built-in defaults.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
+
+use crate::state::Introspection;
 
 /// The optional configuration file (`--config` / `AEGIS_CONFIG`). Every key is optional and has the same
 /// meaning as the flag of the same name.
@@ -18,6 +21,11 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub log_format: Option<LogFormat>,
     pub projector_batch_size: Option<i64>,
+    pub public_url: Option<String>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub introspection: Option<Introspection>,
+    pub session_hours: Option<u64>,
+    pub max_concurrent_hashes: Option<NonZeroUsize>,
 }
 
 impl FileConfig {
@@ -58,7 +66,39 @@ pub struct Config {
     pub listen: SocketAddr,
     pub log_format: LogFormat,
     pub projector_batch_size: i64,
+    pub auth: AuthConfig,
+    pub web: WebConfig,
 }
+
+/// Tokens, sessions and the first admin. Secrets come only from the environment, never from the file.
+#[derive(Clone, Default)]
+pub struct AuthConfig {
+    pub biscuit_private_key: Option<String>,
+    pub biscuit_key_id: u32,
+    pub biscuit_previous_public_keys: Option<String>,
+    pub session_hours: u64,
+    pub admin_password: Option<String>,
+    pub max_concurrent_hashes: Option<NonZeroUsize>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("biscuit_key_id", &self.biscuit_key_id)
+            .field("session_hours", &self.session_hours)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The browser-facing edge.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    pub public_url: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub introspection: Introspection,
+}
+
+pub const DEFAULT_SESSION_HOURS: u64 = 12;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".aegis";
@@ -68,7 +108,8 @@ pub const DEFAULT_PROJECTOR_BATCH_SIZE: i64 = 5_000;
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct GlobalArgs {
     /// TOML file with any of: database_url, owner_database_url, data_dir, listen, log_format,
-    /// projector_batch_size. Flags and environment variables take precedence over it.
+    /// projector_batch_size, public_url, allowed_origins, introspection, session_hours,
+    /// max_concurrent_hashes. Flags and environment variables take precedence over it.
     #[arg(long, env = "AEGIS_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// PostgreSQL URL the application connects with; its role should be a member of `aegis_app` (may append
@@ -97,6 +138,35 @@ pub struct GlobalArgs {
     /// Log format [default: auto].
     #[arg(long, env = "AEGIS_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Hex Ed25519 private key that signs session and API tokens (a secret; every replica needs the same).
+    /// Unset: generated on first start and kept in <data-dir>/biscuit-private-key.
+    #[arg(
+        long,
+        env = "AEGIS_BISCUIT_PRIVATE_KEY",
+        global = true,
+        value_name = "HEX",
+        hide_env_values = true
+    )]
+    pub biscuit_private_key: Option<String>,
+    /// Id of that key inside tokens; give a new key a new id when rotating [default: 1].
+    #[arg(long, env = "AEGIS_BISCUIT_KEY_ID", global = true, value_name = "ID")]
+    pub biscuit_key_id: Option<u32>,
+    /// Earlier public keys still accepted during a rotation: `id:hex,id:hex`.
+    #[arg(
+        long,
+        env = "AEGIS_BISCUIT_PREVIOUS_PUBLIC_KEYS",
+        global = true,
+        value_name = "LIST"
+    )]
+    pub biscuit_previous_public_keys: Option<String>,
+    /// Argon2 password hashes allowed at once; further sign-ins queue [default: number of cores].
+    #[arg(
+        long,
+        env = "AEGIS_MAX_CONCURRENT_HASHES",
+        global = true,
+        value_name = "N"
+    )]
+    pub max_concurrent_hashes: Option<NonZeroUsize>,
 }
 
 /// Flags of `aegis serve`.
@@ -108,6 +178,32 @@ pub struct ServeArgs {
     /// Events per projector transaction [default: 5000].
     #[arg(long, env = "AEGIS_PROJECTOR_BATCH_SIZE", value_name = "N", value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub projector_batch_size: Option<i64>,
+    /// The URL users reach Aegis at; `https://` turns on Secure cookies and HSTS.
+    #[arg(long, env = "AEGIS_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Other origins allowed to call the API from a browser, comma-separated (exact `scheme://host[:port]`).
+    #[arg(
+        long,
+        env = "AEGIS_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Who may introspect the GraphQL schema [default: authenticated].
+    #[arg(long, env = "AEGIS_INTROSPECTION", value_enum)]
+    pub introspection: Option<Introspection>,
+    /// Absolute lifetime of a browser session, in hours [default: 12].
+    #[arg(long, env = "AEGIS_SESSION_HOURS", value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..=720))]
+    pub session_hours: Option<u64>,
+    /// Password of the first admin (admin@aegis.local), created when no active admin exists. Unset: a
+    /// one-time password is generated and printed once.
+    #[arg(
+        long,
+        env = "AEGIS_ADMIN_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
 }
 
 impl Config {
@@ -144,6 +240,29 @@ impl Config {
             listen,
             log_format: global.log_format.or(file.log_format).unwrap_or_default(),
             projector_batch_size,
+            auth: AuthConfig {
+                biscuit_private_key: global.biscuit_private_key.clone(),
+                biscuit_key_id: global.biscuit_key_id.unwrap_or(1),
+                biscuit_previous_public_keys: global.biscuit_previous_public_keys.clone(),
+                session_hours: serve
+                    .session_hours
+                    .or(file.session_hours)
+                    .unwrap_or(DEFAULT_SESSION_HOURS),
+                admin_password: serve.admin_password.clone(),
+                max_concurrent_hashes: global.max_concurrent_hashes.or(file.max_concurrent_hashes),
+            },
+            web: WebConfig {
+                public_url: serve.public_url.clone().or(file.public_url),
+                allowed_origins: serve
+                    .allowed_origins
+                    .clone()
+                    .or(file.allowed_origins)
+                    .unwrap_or_default(),
+                introspection: serve
+                    .introspection
+                    .or(file.introspection)
+                    .unwrap_or_default(),
+            },
         })
     }
 }

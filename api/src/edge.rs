@@ -223,7 +223,10 @@ fn with_cors(router: Router, edge: &Edge) -> Router {
         origins: origins.into(),
         service: cors.layer(router.clone()),
     };
-    router.layer(middleware::from_fn_with_state(route, divert_allowed_origins))
+    router.layer(middleware::from_fn_with_state(
+        route,
+        divert_allowed_origins,
+    ))
 }
 
 #[derive(Clone)]
@@ -485,7 +488,9 @@ mod tests {
         };
         assert_eq!(
             config.validate(),
-            Err(EdgeConfigError::InvalidPublicUrl("aegis.example.org".into()))
+            Err(EdgeConfigError::InvalidPublicUrl(
+                "aegis.example.org".into()
+            ))
         );
         let config = EdgeConfig {
             allowed_origins: vec!["https://ok.example.org".into()],

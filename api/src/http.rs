@@ -4,9 +4,12 @@
 use std::time::{Duration, Instant};
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, StatusCode, header};
+use std::net::{IpAddr, SocketAddr};
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -18,10 +21,13 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::identity::RequestOrigin;
 use crate::database::schema_version;
+use crate::edge::harden;
 use crate::graphql::{AegisSchema, schema};
-use crate::state::AppState;
+use crate::state::{AppState, Introspection};
 use crate::telemetry;
+use uuid::Uuid;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Long work runs in the background and returns a run id, so no request needs longer than this.
@@ -39,10 +45,10 @@ pub fn app(state: AppState) -> Router {
     // Installed before the first request so that nothing recorded earlier is lost.
     telemetry::metrics();
     let schema = schema(&state);
-    let subscriptions = GraphQLSubscription::new(schema.clone());
-    Router::new()
+    let edge = state.web.edge.clone();
+    let router = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
-        .route_service("/graphql/ws", subscriptions)
+        .route("/graphql/ws", get(graphql_ws))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -60,12 +66,100 @@ pub fn app(state: AppState) -> Router {
                 .unwrap_or_default();
             tracing::info_span!("http", method = %request.method(), uri = %request.uri().path(), request_id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    harden(router, &edge)
 }
 
-/// Queries and mutations: POST only, so a link or an image tag can never run a mutation.
-async fn graphql(State(state): State<HttpState>, request: GraphQLRequest) -> GraphQLResponse {
-    state.schema.execute(request.into_inner()).await.into()
+/// Queries and mutations: POST only (GET serves GraphiQL), so a link or an image tag can never run a
+/// mutation; the edge has already refused bodies that are not JSON and cross-site requests.
+async fn graphql(
+    State(state): State<HttpState>,
+    ClientIp(client_ip): ClientIp,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    let request = request_with_caller(&state.app, &headers, client_ip, request.into_inner()).await;
+    state.schema.execute(request).await.into()
+}
+
+/// Subscriptions over a WebSocket, authenticated when the connection opens (by cookie or bearer header).
+async fn graphql_ws(
+    State(state): State<HttpState>,
+    ClientIp(client_ip): ClientIp,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let authentication = state
+        .app
+        .identity
+        .authenticator()
+        .authenticate(&headers)
+        .await;
+    let mut data = async_graphql::Data::default();
+    data.insert(authentication);
+    data.insert(request_origin(&headers, client_ip));
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            GraphQLWebSocket::new(stream, state.schema, protocol)
+                .with_data(data)
+                .serve()
+        })
+}
+
+/// Attaches who is asking, and from where, to a GraphQL request.
+async fn request_with_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_ip: Option<IpAddr>,
+    request: async_graphql::Request,
+) -> async_graphql::Request {
+    let authentication = state.identity.authenticator().authenticate(headers).await;
+    let introspection = match state.web.introspection {
+        Introspection::Everyone => true,
+        Introspection::Authenticated => authentication.principal().is_some(),
+        Introspection::Nobody => false,
+    };
+    let request = request
+        .data(authentication)
+        .data(request_origin(headers, client_ip));
+    if introspection {
+        request
+    } else {
+        request.disable_introspection()
+    }
+}
+
+fn request_origin(headers: &HeaderMap, client_ip: Option<IpAddr>) -> RequestOrigin {
+    let correlation_id = headers
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| Uuid::parse_str(value).ok())
+        .unwrap_or_else(Uuid::now_v7);
+    RequestOrigin {
+        correlation_id,
+        client_ip,
+    }
+}
+
+/// The peer's address when the server knows it (it does when serving; in-process tests have none).
+struct ClientIp(Option<IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
 }
 
 async fn graphiql() -> Html<String> {

@@ -1,17 +1,27 @@
 //! `aegis serve`: the HTTP server and the projectors, sharing one shutdown signal.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::Context;
+use commands::context::SystemClock;
 use projections::leader::{Election, lead_while_elected};
 use projections::projector::{Projector, ProjectorSettings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::identity::{Identity, IdentitySettings};
+use crate::auth::session::Authenticator;
+use crate::auth::tokens::SigningKeys;
 use crate::config::Config;
 use crate::database;
+use crate::edge::EdgeConfig;
 use crate::http::app;
-use crate::state::AppState;
+use crate::state::{AppState, WebSettings};
+use sqlx::PgPool;
 
-pub fn projector(pool: &sqlx::PgPool, batch_size: i64) -> Projector {
+pub fn projector(pool: &PgPool, batch_size: i64) -> Projector {
     let settings = ProjectorSettings {
         batch_size,
         ..ProjectorSettings::default()
@@ -19,12 +29,64 @@ pub fn projector(pool: &sqlx::PgPool, batch_size: i64) -> Projector {
     Projector::new(pool.clone(), projections::all(), settings)
 }
 
+/// The account flows as configured: signing keys, session lifetime, hashing bound.
+pub fn identity(config: &Config, pool: &PgPool) -> anyhow::Result<Identity> {
+    let keys = SigningKeys::load(
+        config.auth.biscuit_private_key.as_deref(),
+        config.auth.biscuit_key_id,
+        config.auth.biscuit_previous_public_keys.as_deref(),
+        &config.data_dir,
+    )?;
+    let defaults = IdentitySettings::default();
+    let settings = IdentitySettings {
+        session_ttl: Duration::from_secs(config.auth.session_hours * 3600),
+        concurrent_hashes: config
+            .auth
+            .max_concurrent_hashes
+            .unwrap_or(defaults.concurrent_hashes),
+        ..defaults
+    };
+    let authenticator = Authenticator::new(Arc::new(keys), pool.clone());
+    Ok(Identity::new(
+        pool.clone(),
+        Arc::new(SystemClock),
+        authenticator,
+        settings,
+    ))
+}
+
+/// The web edge as configured; refuses origins or URLs it could not enforce.
+pub fn web_settings(config: &Config) -> anyhow::Result<WebSettings> {
+    let edge = EdgeConfig {
+        allowed_origins: config.web.allowed_origins.clone(),
+        public_url: config.web.public_url.clone(),
+    };
+    edge.validate()?;
+    let secure_cookies = config
+        .web
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"));
+    Ok(WebSettings {
+        edge,
+        secure_cookies,
+        introspection: config.web.introspection,
+    })
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let database = database::open(&config.database, &config.data_dir, true).await?;
     tracing::info!(database = %database.description, "database ready");
+    let identity = identity(&config, &database.pool)?;
+    let first_admin = identity
+        .ensure_first_admin(config.auth.admin_password.as_deref())
+        .await
+        .context("cannot create the first admin")?;
     let state = AppState::new(
         database.pool.clone(),
         projector(&database.pool, config.projector_batch_size),
+        identity,
+        web_settings(&config)?,
     );
 
     let listener = TcpListener::bind(config.listen)
@@ -32,6 +94,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     println!("Aegis is running at http://{address}/ (GraphQL: http://{address}/graphql)");
+    match (first_admin, &config.auth.admin_password) {
+        (Some((email, _)), Some(_)) => {
+            println!("First login: {email} with the password from AEGIS_ADMIN_PASSWORD");
+        }
+        (Some((email, password)), None) => {
+            println!(
+                "First login: {email} / {password} (shown once; you must choose a new password)"
+            );
+        }
+        (None, _) => {}
+    }
 
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -40,9 +113,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let shutdown = shutdown.clone();
         let router = app(state.clone());
         tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+        })
+    };
+    let credentials = {
+        let shutdown = shutdown.clone();
+        let authenticator = state.identity.authenticator().clone();
+        tokio::spawn(async move {
+            if let Err(error) = authenticator.follow_credential_changes(shutdown).await {
+                tracing::error!(%error, "cannot follow credential changes; cached token checks expire on their own");
+            }
         })
     };
     let projectors = {
@@ -84,6 +169,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             server.await.context("the HTTP server task failed")?.context("the HTTP server failed")
         }
     };
+    credentials.abort();
     database.pool.close().await;
     tracing::info!("Aegis stopped");
     result

@@ -6,20 +6,48 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use projections::projector::Projector;
 use sqlx::PgPool;
 
+use crate::auth::identity::Identity;
+use crate::edge::EdgeConfig;
+
+/// Who may introspect the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Introspection {
+    /// Signed-in callers (integrators generate clients from it); anonymous callers never.
+    #[default]
+    Authenticated,
+    Everyone,
+    Nobody,
+}
+
+/// How the web edge behaves.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// Origins, public URL: security headers, CORS and the CSRF guard.
+    pub edge: EdgeConfig,
+    /// Served over TLS (the public URL is https): cookies get `Secure`.
+    pub secure_cookies: bool,
+    pub introspection: Introspection,
+}
+
 /// Cheap to clone: pools and flags behind `Arc`s.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub projector: Projector,
+    pub identity: Identity,
+    pub web: WebSettings,
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, projector: Projector) -> Self {
+    pub fn new(pool: PgPool, projector: Projector, identity: Identity, web: WebSettings) -> Self {
         Self {
             pool,
             projector,
+            identity,
+            web,
             leader: Arc::new(AtomicBool::new(false)),
         }
     }

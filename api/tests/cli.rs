@@ -24,10 +24,17 @@ fn database_url(pool: &PgPool) -> String {
     base.database(&name).to_url_lossy().to_string()
 }
 
+/// A data directory of the test's own (the signing key lives there), kept for the test's duration.
+fn data_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
 fn aegis(pool: &PgPool, args: &[&str]) -> Output {
+    let data_dir = data_dir();
     Command::new(env!("CARGO_BIN_EXE_aegis"))
         .args(args)
         .env("DATABASE_URL", database_url(pool))
+        .env("AEGIS_DATA_DIR", data_dir.path())
         .env("AEGIS_LOG_FORMAT", "json")
         .output()
         .unwrap()
@@ -141,17 +148,26 @@ struct Server {
 }
 
 impl Server {
-    fn start(pool: &PgPool) -> Self {
+    fn start(pool: &PgPool, data_dir: &std::path::Path) -> Self {
+        Self::start_with(pool, data_dir, &[])
+    }
+
+    /// Starts `aegis serve` on a free port; the rest of its standard output is read on (and kept by) a
+    /// thread, so that the server never writes into a closed pipe.
+    fn start_with(pool: &PgPool, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aegis"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("DATABASE_URL", database_url(pool))
+            .env("AEGIS_DATA_DIR", data_dir)
             .env("AEGIS_LOG_FORMAT", "json")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let banner = lines.next().unwrap().unwrap();
+        std::thread::spawn(move || lines.for_each(drop));
         let address = banner
             .strip_prefix("Aegis is running at http://")
             .and_then(|rest| rest.split('/').next())
@@ -208,14 +224,16 @@ async fn wait_until(what: &str, limit: Duration, mut check: impl AsyncFnMut() ->
 
 #[sqlx::test(migrations = "../migrations")]
 async fn one_of_two_servers_projects_and_the_other_takes_over_when_it_dies(pool: PgPool) {
-    let first = Server::start(&pool);
+    // Replicas share their signing key, as production replicas share AEGIS_BISCUIT_PRIVATE_KEY.
+    let shared = data_dir();
+    let first = Server::start(&pool, shared.path());
     wait_until(
         "the first server leading",
         Duration::from_secs(10),
         async || first.is_leader().await,
     )
     .await;
-    let mut second = Server::start(&pool);
+    let mut second = Server::start(&pool, shared.path());
     wait_until(
         "the second server ready",
         Duration::from_secs(10),
@@ -252,12 +270,14 @@ async fn one_of_two_servers_projects_and_the_other_takes_over_when_it_dies(pool:
         "the new leader projecting",
         Duration::from_secs(10),
         async || {
-            let total: i64 =
-                sqlx::query_scalar("SELECT coalesce(sum(events), 0)::bigint FROM event_totals")
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap();
-            total == 3
+            let (projected, appended): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT coalesce(sum(events), 0)::bigint FROM event_totals),
+                        (SELECT count(*) FROM events)",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            projected == appended
         },
     )
     .await;
@@ -310,28 +330,12 @@ async fn traces_are_exported_over_otlp_when_an_endpoint_is_set(pool: PgPool) {
         String::from_utf8_lossy(&request).into_owned()
     });
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aegis"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", database_url(&pool))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let banner = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let server = Server {
-        address: banner
-            .trim_start_matches("Aegis is running at http://")
-            .split('/')
-            .next()
-            .unwrap()
-            .to_owned(),
-        child,
-    };
+    let data_dir = data_dir();
+    let server = Server::start_with(
+        &pool,
+        data_dir.path(),
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)],
+    );
     wait_until(
         "the server answering",
         Duration::from_secs(10),

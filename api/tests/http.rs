@@ -1,12 +1,11 @@
 //! The whole HTTP stack driven in-process (no socket) against a real Postgres.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use api::http::app;
-use api::serve::projector;
-use api::state::AppState;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use commands::context::{Actor, CommandContext, SystemClock};
@@ -14,35 +13,9 @@ use commands::service::CommandService;
 use domain::role::Role;
 use domain::user::{DisplayName, Email, User, UserCommand};
 use futures::StreamExt;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
-
-fn state(pool: &PgPool) -> AppState {
-    AppState::new(pool.clone(), projector(pool, 100))
-}
-
-async fn send(
-    state: &AppState,
-    request: Request<Body>,
-) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = app(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8(body.to_vec()).unwrap())
-}
-
-async fn graphql(state: &AppState, query: &str) -> Value {
-    let request = Request::post("/graphql")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(json!({ "query": query }).to_string()))
-        .unwrap();
-    let (status, _, body) = send(state, request).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
+use support::{graphql, send, signed_in, state};
 
 async fn register_one_user(pool: &PgPool) {
     let users = CommandService::<User>::new(pool.clone(), (), Arc::new(SystemClock));
@@ -52,27 +25,42 @@ async fn register_one_user(pool: &PgPool) {
         roles: BTreeSet::from([Role::Viewer]),
     };
     let context = CommandContext::new(Actor::system("test"));
-    users.execute(&context, "u1", command).await.unwrap();
+    users
+        .execute(&context, &uuid::Uuid::now_v7().to_string(), command)
+        .await
+        .unwrap();
+}
+
+async fn events(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn server_info_runs_end_to_end_through_the_event_log(pool: PgPool) {
     let state = state(&pool);
+    let (_, token) = signed_in(&state, &[Role::Viewer]).await;
+    state.projector.catch_up().await.unwrap();
     let query = "{ serverInfo { version schemaVersion eventCount } }";
-    let before = graphql(&state, query).await;
+    let before = graphql(&state, Some(&token), query).await;
     assert_eq!(
         before,
         json!({ "data": { "serverInfo": {
             "version": env!("CARGO_PKG_VERSION"),
             "schemaVersion": api::database::schema_version().to_string(),
-            "eventCount": "0",
+            "eventCount": events(&pool).await.to_string(),
         }}})
     );
 
     register_one_user(&pool).await;
     state.projector.catch_up().await.unwrap();
-    let after = graphql(&state, query).await;
-    assert_eq!(after["data"]["serverInfo"]["eventCount"], "1");
+    let after = graphql(&state, Some(&token), query).await;
+    assert_eq!(
+        after["data"]["serverInfo"]["eventCount"],
+        events(&pool).await.to_string()
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -96,7 +84,10 @@ async fn health_and_readiness_report_database_and_projection_lag(pool: PgPool) {
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["projector"]["leader"], false);
     assert_eq!(ready["projector"]["projections"][0]["name"], "audit_log");
-    assert_eq!(ready["projector"]["projections"][0]["eventsBehind"], 1);
+    assert_eq!(
+        ready["projector"]["projections"][0]["eventsBehind"],
+        events(&pool).await
+    );
 
     state.projector.catch_up().await.unwrap();
     let (_, _, body) = send(&state, Request::get("/ready").body(Body::empty()).unwrap()).await;
@@ -172,7 +163,8 @@ async fn abusive_nesting_is_refused(pool: PgPool) {
         "{ fields { type { ofType ".repeat(6),
         " } } }".repeat(6)
     );
-    let response = graphql(&state, &nested).await;
+    let (_, token) = signed_in(&state, &[Role::Admin]).await;
+    let response = graphql(&state, Some(&token), &nested).await;
     let message = response["errors"][0]["message"]
         .as_str()
         .unwrap_or_default();
@@ -185,22 +177,43 @@ async fn abusive_nesting_is_refused(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn projection_progress_is_streamed_to_subscribers(pool: PgPool) {
     let state = state(&pool);
+    let (_, token) = signed_in(&state, &[Role::Admin]).await;
+    state.projector.catch_up().await.unwrap();
+    let authentication = state
+        .identity
+        .authenticator()
+        .authenticate_token(&token)
+        .await;
     let schema = api::graphql::schema(&state);
+    let subscription = "subscription { projectionProgress { name eventsApplied } }";
     let mut stream =
-        schema.execute_stream("subscription { projectionProgress { name eventsApplied } }");
+        schema.execute_stream(async_graphql::Request::new(subscription).data(authentication));
     let first = stream.next().await.unwrap().into_result().unwrap();
+    let applied = events(&pool).await.to_string();
     assert_eq!(
-        first.data.into_json().unwrap(),
-        json!({ "projectionProgress": [
-            { "name": "audit_log", "eventsApplied": "0" },
-            { "name": "event_totals", "eventsApplied": "0" },
-        ]})
+        first.data.into_json().unwrap()["projectionProgress"][0],
+        json!({ "name": "audit_log", "eventsApplied": applied })
     );
+
     register_one_user(&pool).await;
     state.projector.catch_up().await.unwrap();
     let second = stream.next().await.unwrap().into_result().unwrap();
+    let applied = events(&pool).await.to_string();
     assert_eq!(
         second.data.into_json().unwrap()["projectionProgress"][0]["eventsApplied"],
-        "1"
+        applied
+    );
+
+    // Without a signed-in admin the subscription is refused.
+    let mut anonymous = schema.execute_stream(subscription);
+    let refused = anonymous.next().await.unwrap();
+    assert_eq!(
+        refused.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("\"UNAUTHENTICATED\"")
     );
 }

@@ -149,13 +149,13 @@ async fn set(
     user_id: Uuid,
     assignments: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+    let updated = sqlx::query(&format!(
         "UPDATE accounts SET {assignments}, updated_at = now() WHERE user_id = $1"
     ))
     .bind(user_id)
     .execute(connection)
     .await?;
-    Ok(())
+    exactly_one(updated.rows_affected(), user_id)
 }
 
 /// [`set`] with one text parameter, `$2`.
@@ -165,14 +165,25 @@ async fn set_text(
     assignments: &str,
     value: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+    let updated = sqlx::query(&format!(
         "UPDATE accounts SET {assignments}, updated_at = now() WHERE user_id = $1"
     ))
     .bind(user_id)
     .bind(value)
     .execute(connection)
     .await?;
-    Ok(())
+    exactly_one(updated.rows_affected(), user_id)
+}
+
+/// An account change that touched no row is a bug in the caller's order of work: fail loudly.
+fn exactly_one(rows: u64, user_id: Uuid) -> Result<(), sqlx::Error> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(format!(
+            "no account row for user {user_id}"
+        )))
+    }
 }
 
 fn email_taken(error: sqlx::Error) -> WriteModelError {

@@ -237,10 +237,13 @@ where
                 last_sequence: outcome.version,
             });
 
-        let mut changes: Vec<InTransaction> = in_transaction.into_iter().collect();
-        if let Some(write_model) = &self.write_model {
-            changes.extend(write_model.changes(aggregate_id, &decided, occurred_at));
-        }
+        // The write model first: the extra work may update the rows it creates.
+        let mut changes: Vec<InTransaction> = self
+            .write_model
+            .iter()
+            .filter_map(|write_model| write_model.changes(aggregate_id, &decided, occurred_at))
+            .collect();
+        changes.extend(in_transaction);
         let stored = self
             .events
             .append(&serialized, record.as_ref(), changes)

@@ -197,19 +197,23 @@ impl LoginThrottle {
         Err(ThrottleError::Throttled { retry_after })
     }
 
-    /// Counts a failed login against every key (typically the account and the address). A key that is
-    /// already blocked is left as it is: failures that slipped past [`Self::check`] during a race never
-    /// lengthen a running block.
+    /// Counts a failed login against every key (typically the account and the address), once per distinct
+    /// key (two addresses in one IPv6 /64 are one key). A key that is already blocked is left as it is:
+    /// failures that slipped past [`Self::check`] during a race never lengthen a running block.
     pub async fn record_failure(
         &self,
         keys: &[ThrottleKey],
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         let (failures, window_started_at, blocked_until, blocks) = self.first_failure(now);
-        for key in keys {
+        let mut distinct: Vec<(&str, String)> =
+            keys.iter().map(|key| (key.kind(), key.key())).collect();
+        distinct.sort();
+        distinct.dedup();
+        for (kind, key) in distinct {
             let updated: Option<(Option<DateTime<Utc>>, i32)> = sqlx::query_as(RECORD_FAILURE)
-                .bind(key.kind())
-                .bind(key.key())
+                .bind(kind)
+                .bind(&key)
                 .bind(now)
                 .bind(saturating_i32(self.policy.failures_per_window))
                 .bind(micros(self.policy.window))
@@ -222,7 +226,7 @@ impl LoginThrottle {
                 .fetch_optional(&self.pool)
                 .await?;
             if let Some((Some(blocked_until), blocks)) = updated {
-                tracing::warn!(%key, %blocked_until, blocks, "too many failed logins: blocked");
+                tracing::warn!(kind, key, %blocked_until, blocks, "too many failed logins: blocked");
             }
         }
         Ok(())

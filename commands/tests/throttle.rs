@@ -289,6 +289,20 @@ async fn ipv6_addresses_in_one_64_share_a_count(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn one_failure_naming_a_key_twice_counts_once(pool: PgPool) {
+    let throttle = LoginThrottle::new(pool.clone(), ThrottlePolicy::default());
+    let keys = [
+        account("ada@example.org"),
+        account("ADA@example.org"),
+        ip("2001:db8::1"),
+        ip("2001:db8::2"),
+    ];
+    throttle.record_failure(&keys, start()).await.unwrap();
+    assert_eq!(row(&pool, &keys[0]).await, Some((1, 0)));
+    assert_eq!(row(&pool, &keys[2]).await, Some((1, 0)));
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn concurrent_failures_are_counted_exactly(pool: PgPool) {
     let roomy = ThrottlePolicy {
         failures_per_window: 100,

@@ -57,7 +57,9 @@ impl Operation {
     pub const fn audience(self) -> Audience {
         match self {
             Self::SignIn => Audience::Anyone,
-            Self::ReadServerInfo | Self::ReadOwnAccount | Self::ManageOwnAccount => Audience::SignedIn,
+            Self::ReadServerInfo | Self::ReadOwnAccount | Self::ManageOwnAccount => {
+                Audience::SignedIn
+            }
             Self::ReadUsers => Audience::Roles(&[Role::RedLead, Role::BlueLead]),
             Self::ManageUsers | Self::ReadSystemStatus => Audience::Roles(&[]),
         }
@@ -66,9 +68,10 @@ impl Operation {
     pub const fn access(self) -> Access {
         match self {
             Self::SignIn | Self::ManageOwnAccount | Self::ManageUsers => Access::Write,
-            Self::ReadServerInfo | Self::ReadOwnAccount | Self::ReadUsers | Self::ReadSystemStatus => {
-                Access::Read
-            }
+            Self::ReadServerInfo
+            | Self::ReadOwnAccount
+            | Self::ReadUsers
+            | Self::ReadSystemStatus => Access::Read,
         }
     }
 
@@ -78,9 +81,13 @@ impl Operation {
             Self::SignIn => "sign in",
             Self::ReadServerInfo => "read server info",
             Self::ReadOwnAccount => "read own account and tokens",
-            Self::ManageOwnAccount => "sign out; change own password, profile, two-factor login, API tokens",
+            Self::ManageOwnAccount => {
+                "sign out; change own password, profile, two-factor login, API tokens"
+            }
             Self::ReadUsers => "list users",
-            Self::ManageUsers => "create users, grant/revoke roles, deactivate/reactivate, force password reset",
+            Self::ManageUsers => {
+                "create users, grant/revoke roles, deactivate/reactivate, force password reset"
+            }
             Self::ReadSystemStatus => "read projection progress",
         }
     }
@@ -154,11 +161,18 @@ pub fn markdown_table() -> String {
         };
         let _ = write!(table, "| {} | {access} |", operation.description());
         let callers = Role::ALL
-            .map(|role| Caller::User { roles: BTreeSet::from([role]), read_only: false })
+            .map(|role| Caller::User {
+                roles: BTreeSet::from([role]),
+                read_only: false,
+            })
             .into_iter()
             .chain([Caller::Anonymous]);
         for caller in callers {
-            let mark = if authorize(&caller, operation).is_ok() { "✓" } else { "–" };
+            let mark = if authorize(&caller, operation).is_ok() {
+                "✓"
+            } else {
+                "–"
+            };
             let _ = write!(table, " {mark} |");
         }
         table.push('\n');
@@ -180,15 +194,27 @@ mod tests {
     #[test]
     fn anonymous_callers_may_only_sign_in() {
         for operation in Operation::ALL {
-            let expected = if operation == Operation::SignIn { Ok(()) } else { Err(Denied::NotSignedIn) };
-            assert_eq!(authorize(&Caller::Anonymous, operation), expected, "{operation:?}");
+            let expected = if operation == Operation::SignIn {
+                Ok(())
+            } else {
+                Err(Denied::NotSignedIn)
+            };
+            assert_eq!(
+                authorize(&Caller::Anonymous, operation),
+                expected,
+                "{operation:?}"
+            );
         }
     }
 
     #[test]
     fn admins_may_do_everything() {
         for operation in Operation::ALL {
-            assert_eq!(authorize(&user(&[Role::Admin]), operation), Ok(()), "{operation:?}");
+            assert_eq!(
+                authorize(&user(&[Role::Admin]), operation),
+                Ok(()),
+                "{operation:?}"
+            );
         }
     }
 
@@ -196,17 +222,26 @@ mod tests {
     fn leads_list_users_but_only_admins_manage_them() {
         for role in [Role::RedLead, Role::BlueLead] {
             assert_eq!(authorize(&user(&[role]), Operation::ReadUsers), Ok(()));
-            assert_eq!(authorize(&user(&[role]), Operation::ManageUsers), Err(Denied::MissingRole));
+            assert_eq!(
+                authorize(&user(&[role]), Operation::ManageUsers),
+                Err(Denied::MissingRole)
+            );
         }
         for role in [Role::RedTech, Role::BlueTech, Role::Viewer] {
-            assert_eq!(authorize(&user(&[role]), Operation::ReadUsers), Err(Denied::MissingRole));
+            assert_eq!(
+                authorize(&user(&[role]), Operation::ReadUsers),
+                Err(Denied::MissingRole)
+            );
         }
     }
 
     #[test]
     fn every_signed_in_user_manages_their_own_account() {
         for role in Role::ALL {
-            assert_eq!(authorize(&user(&[role]), Operation::ManageOwnAccount), Ok(()));
+            assert_eq!(
+                authorize(&user(&[role]), Operation::ManageOwnAccount),
+                Ok(())
+            );
             assert_eq!(authorize(&user(&[role]), Operation::ReadOwnAccount), Ok(()));
         }
     }
@@ -231,6 +266,9 @@ mod tests {
         let table = markdown_table();
         assert_eq!(table.lines().count(), 2 + Operation::ALL.len());
         assert!(table.starts_with("| operation | access | admin | red_lead |"));
-        assert!(table.contains("| list users | read | ✓ | ✓ | – | ✓ | – | – | – |"), "{table}");
+        assert!(
+            table.contains("| list users | read | ✓ | ✓ | – | ✓ | – | – | – |"),
+            "{table}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! - [`projector`]: [`projector::Projector`] feeds [`projector::Projection`]s in commit order, with each
 //!   projection's checkpoint stored in the same transaction as its read-model update; rebuild and lag.
 //! - [`leader`]: among several Aegis processes, only the holder of a Postgres advisory lock runs projectors.
-//! - [`audit_log`], [`event_totals`]: the read models, each a table plus the functions that read it.
+//! - [`audit_log`], [`event_totals`], [`users`]: the read models, each a table plus the functions that read it.
 //!
 //! # Invariants
 //! - Events are read in `(tx_id, global_seq)` order and only below `pg_snapshot_xmin(pg_current_snapshot())`:
@@ -17,6 +17,7 @@ pub mod audit_log;
 pub mod event_totals;
 pub mod leader;
 pub mod projector;
+pub mod users;
 
 use std::sync::Arc;
 

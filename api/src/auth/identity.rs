@@ -18,7 +18,9 @@ use commands::service::{CommandError, CommandOutcome, CommandService};
 use commands::throttle::{LoginThrottle, ThrottleError, ThrottleKey, ThrottlePolicy};
 use commands::totp::{self, RecoveryCodes, TotpSecret};
 use domain::role::Role;
-use domain::user::{DisplayName, Email, LoginFailure, TokenName, TokenScope, User, UserCommand, UserError};
+use domain::user::{
+    DisplayName, Email, LoginFailure, TokenName, TokenScope, User, UserCommand, UserError,
+};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -78,9 +80,9 @@ impl From<CommandError<UserError>> for IdentityError {
     fn from(error: CommandError<UserError>) -> Self {
         match error {
             CommandError::Rejected(error) => Self::Rejected(error),
-            error @ (CommandError::Conflict { .. } | CommandError::IdempotencyKeyReused | CommandError::Taken(_)) => {
-                Self::Conflict(error.to_string())
-            }
+            error @ (CommandError::Conflict { .. }
+            | CommandError::IdempotencyKeyReused
+            | CommandError::Taken(_)) => Self::Conflict(error.to_string()),
             CommandError::Store(error) => Self::Internal(error),
         }
     }
@@ -109,7 +111,9 @@ pub struct SignedIn {
 
 impl std::fmt::Debug for SignedIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignedIn").field("user_id", &self.user_id).finish_non_exhaustive()
+        f.debug_struct("SignedIn")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -126,7 +130,9 @@ pub struct Identity {
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -164,7 +170,8 @@ impl Identity {
         authenticator: Authenticator,
         settings: IdentitySettings,
     ) -> Self {
-        let users = CommandService::new(pool.clone(), (), clock).with_write_model(UserAccounts::shared());
+        let users =
+            CommandService::new(pool.clone(), (), clock).with_write_model(UserAccounts::shared());
         Self {
             throttle: LoginThrottle::new(pool.clone(), settings.throttle),
             hasher: Arc::new(PasswordHasher::new(settings.concurrent_hashes)),
@@ -225,7 +232,8 @@ impl Identity {
             return Err(match error {
                 ThrottleError::Throttled { retry_after } => {
                     if let Some(account) = &account {
-                        self.record_failure(&context, account.user_id, LoginFailure::Throttled).await;
+                        self.record_failure(&context, account.user_id, LoginFailure::Throttled)
+                            .await;
                     }
                     IdentityError::Throttled { retry_after }
                 }
@@ -241,20 +249,26 @@ impl Identity {
         };
         if !self.password_matches(&account, password).await? {
             self.throttle.record_failure(&keys, now).await?;
-            self.record_failure(&context, account.user_id, LoginFailure::WrongPassword).await;
+            self.record_failure(&context, account.user_id, LoginFailure::WrongPassword)
+                .await;
             return Err(IdentityError::InvalidCredentials);
         }
         if !account.active {
-            self.record_failure(&context, account.user_id, LoginFailure::Deactivated).await;
+            self.record_failure(&context, account.user_id, LoginFailure::Deactivated)
+                .await;
             return Err(IdentityError::InvalidCredentials);
         }
         let second_factor_used = if account.totp_enabled {
             let Some(code) = second_factor else {
                 return Err(IdentityError::SecondFactorRequired);
             };
-            if !self.check_second_factor(&context, &account, code, now).await? {
+            if !self
+                .check_second_factor(&context, &account, code, now)
+                .await?
+            {
                 self.throttle.record_failure(&keys, now).await?;
-                self.record_failure(&context, account.user_id, LoginFailure::WrongSecondFactor).await;
+                self.record_failure(&context, account.user_id, LoginFailure::WrongSecondFactor)
+                    .await;
                 return Err(IdentityError::InvalidCredentials);
             }
             true
@@ -264,7 +278,8 @@ impl Identity {
 
         self.throttle.record_success(email, now).await?;
         let session_id = Uuid::now_v7();
-        let expires_at = now + TimeDelta::from_std(self.settings.session_ttl).unwrap_or(TimeDelta::hours(12));
+        let expires_at =
+            now + TimeDelta::from_std(self.settings.session_ttl).unwrap_or(TimeDelta::hours(12));
         let minted = self
             .authenticator
             .keys()
@@ -289,7 +304,8 @@ impl Identity {
             session_id,
             second_factor: second_factor_used,
         };
-        self.execute(&context, account.user_id, command, Some(record)).await?;
+        self.execute(&context, account.user_id, command, Some(record))
+            .await?;
         Ok(SignedIn {
             user_id: account.user_id,
             token: minted.value,
@@ -298,7 +314,11 @@ impl Identity {
         })
     }
 
-    async fn password_matches(&self, account: &Account, password: &str) -> Result<bool, IdentityError> {
+    async fn password_matches(
+        &self,
+        account: &Account,
+        password: &str,
+    ) -> Result<bool, IdentityError> {
         match account.password_hash.as_deref().map(PasswordHash::parse) {
             Some(Ok(hash)) => Ok(self.hasher.verify(password, &hash).await?),
             Some(Err(error)) => Err(error.into()),
@@ -323,7 +343,9 @@ impl Identity {
             .and_then(|bytes| <[u8; 20]>::try_from(bytes).ok())
             .map(TotpSecret::from_bytes);
         if let Some(secret) = secret {
-            let last_used = account.totp_last_step.and_then(|step| u64::try_from(step).ok());
+            let last_used = account
+                .totp_last_step
+                .and_then(|step| u64::try_from(step).ok());
             let unix = u64::try_from(now.timestamp()).unwrap_or_default();
             if let Ok(step) = totp::verify(&secret, code, unix, last_used) {
                 let step = i64::try_from(step).unwrap_or(i64::MAX);
@@ -333,8 +355,17 @@ impl Identity {
         let Some(index) = totp::recovery_code_matches(code, &account.recovery_codes) else {
             return Ok(false);
         };
-        let removal = accounts::remove_recovery_code(account.user_id, account.recovery_codes[index]);
-        match self.execute(context, account.user_id, UserCommand::UseRecoveryCode, Some(removal)).await {
+        let removal =
+            accounts::remove_recovery_code(account.user_id, account.recovery_codes[index]);
+        match self
+            .execute(
+                context,
+                account.user_id,
+                UserCommand::UseRecoveryCode,
+                Some(removal),
+            )
+            .await
+        {
             Ok(_) => Ok(true),
             // Another request used the same code first.
             Err(IdentityError::Conflict(_)) => Ok(false),
@@ -350,12 +381,41 @@ impl Identity {
         }
     }
 
+    /// Records that `principal` was refused `operation` (failing to record must not change the answer).
+    pub async fn record_access_denied(
+        &self,
+        origin: RequestOrigin,
+        principal: &Principal,
+        operation: &str,
+    ) {
+        let command = UserCommand::RecordAccessDenied {
+            operation: operation.to_owned(),
+        };
+        let context = origin.context(actor_of(principal));
+        if let Err(error) = self
+            .execute(&context, principal.user_id, command, None)
+            .await
+        {
+            tracing::warn!(%error, user_id = %principal.user_id, "could not record a refused operation");
+        }
+    }
+
     /// Ends the caller's session: its token stops working on every replica at once.
-    pub async fn logout(&self, origin: RequestOrigin, principal: &Principal) -> Result<(), IdentityError> {
+    pub async fn logout(
+        &self,
+        origin: RequestOrigin,
+        principal: &Principal,
+    ) -> Result<(), IdentityError> {
         let command = UserCommand::RecordLogout {
             session_id: principal.token_id,
         };
-        self.execute(&origin.context(actor_of(principal)), principal.user_id, command, None).await?;
+        self.execute(
+            &origin.context(actor_of(principal)),
+            principal.user_id,
+            command,
+            None,
+        )
+        .await?;
         Ok(())
     }
 
@@ -367,20 +427,31 @@ impl Identity {
         current: &str,
         new: &str,
     ) -> Result<(), IdentityError> {
-        let account = accounts::find(&self.pool, principal.user_id).await?.ok_or(IdentityError::UnknownUser)?;
+        let account = accounts::find(&self.pool, principal.user_id)
+            .await?
+            .ok_or(IdentityError::UnknownUser)?;
         if !self.password_matches(&account, current).await? {
-            return Err(IdentityError::Invalid("the current password is wrong".to_owned()));
+            return Err(IdentityError::Invalid(
+                "the current password is wrong".to_owned(),
+            ));
         }
         let password = Self::acceptable_password(new, &account.email)?;
         let hash = self.hasher.hash(&password).await?;
         let store = accounts::store_password_hash(principal.user_id, hash.as_str().to_owned());
         let context = origin.context(actor_of(principal));
-        self.execute(&context, principal.user_id, UserCommand::ChangePassword, Some(store)).await?;
+        self.execute(
+            &context,
+            principal.user_id,
+            UserCommand::ChangePassword,
+            Some(store),
+        )
+        .await?;
         Ok(())
     }
 
     fn acceptable_password(candidate: &str, email: &str) -> Result<Password, IdentityError> {
-        PasswordPolicy::check(candidate, &[email]).map_err(|rejected| IdentityError::Invalid(rejected.to_string()))
+        PasswordPolicy::check(candidate, &[email])
+            .map_err(|rejected| IdentityError::Invalid(rejected.to_string()))
     }
 
     /// Creates a user with a generated one-time password that must be changed at first sign-in, or with
@@ -404,11 +475,17 @@ impl Identity {
         let hash = self.hasher.hash(&password).await?;
         let user_id = Uuid::now_v7();
         let context = origin.context(actor);
-        let register = UserCommand::Register { email, display_name, roles };
+        let register = UserCommand::Register {
+            email,
+            display_name,
+            roles,
+        };
         let store = accounts::store_password_hash(user_id, hash.as_str().to_owned());
-        self.execute(&context, user_id, register, Some(store)).await?;
+        self.execute(&context, user_id, register, Some(store))
+            .await?;
         if must_change {
-            self.execute(&context, user_id, UserCommand::RequirePasswordReset, None).await?;
+            self.execute(&context, user_id, UserCommand::RequirePasswordReset, None)
+                .await?;
         }
         Ok((user_id, plain))
     }
@@ -421,7 +498,8 @@ impl Identity {
         user_id: Uuid,
         command: UserCommand,
     ) -> Result<CommandOutcome, IdentityError> {
-        self.execute(&origin.context(actor_of(principal)), user_id, command, None).await
+        self.execute(&origin.context(actor_of(principal)), user_id, command, None)
+            .await
     }
 
     /// Issues an API token, shown once.
@@ -463,7 +541,13 @@ impl Identity {
             expires_at,
             now,
         };
-        self.execute(&origin.context(actor_of(principal)), principal.user_id, command, Some(record)).await?;
+        self.execute(
+            &origin.context(actor_of(principal)),
+            principal.user_id,
+            command,
+            Some(record),
+        )
+        .await?;
         Ok((token_id, minted.value))
     }
 
@@ -474,13 +558,24 @@ impl Identity {
         token_id: Uuid,
     ) -> Result<(), IdentityError> {
         let command = UserCommand::RevokeApiToken { token_id };
-        self.execute(&origin.context(actor_of(principal)), principal.user_id, command, None).await?;
+        self.execute(
+            &origin.context(actor_of(principal)),
+            principal.user_id,
+            command,
+            None,
+        )
+        .await?;
         Ok(())
     }
 
     /// Starts two-factor enrolment: a new secret, as an otpauth URI for the authenticator app.
-    pub async fn begin_two_factor(&self, principal: &Principal) -> Result<(String, String), IdentityError> {
-        let account = accounts::find(&self.pool, principal.user_id).await?.ok_or(IdentityError::UnknownUser)?;
+    pub async fn begin_two_factor(
+        &self,
+        principal: &Principal,
+    ) -> Result<(String, String), IdentityError> {
+        let account = accounts::find(&self.pool, principal.user_id)
+            .await?
+            .ok_or(IdentityError::UnknownUser)?;
         if account.totp_enabled {
             return Err(IdentityError::Rejected(UserError::TwoFactorAlreadyEnabled));
         }
@@ -499,7 +594,9 @@ impl Identity {
         principal: &Principal,
         code: &str,
     ) -> Result<Vec<String>, IdentityError> {
-        let account = accounts::find(&self.pool, principal.user_id).await?.ok_or(IdentityError::UnknownUser)?;
+        let account = accounts::find(&self.pool, principal.user_id)
+            .await?
+            .ok_or(IdentityError::UnknownUser)?;
         let secret = account
             .totp_secret
             .as_deref()
@@ -507,18 +604,33 @@ impl Identity {
             .map(TotpSecret::from_bytes)
             .ok_or_else(|| IdentityError::Invalid("start two-factor enrolment first".to_owned()))?;
         let unix = u64::try_from(self.now().timestamp()).unwrap_or_default();
-        let step = totp::verify(&secret, code, unix, None)
-            .map_err(|_| IdentityError::Invalid("the code is not valid; check the device's clock".to_owned()))?;
-        accounts::claim_totp_step(&self.pool, principal.user_id, i64::try_from(step).unwrap_or(i64::MAX)).await?;
+        let step = totp::verify(&secret, code, unix, None).map_err(|_| {
+            IdentityError::Invalid("the code is not valid; check the device's clock".to_owned())
+        })?;
+        accounts::claim_totp_step(
+            &self.pool,
+            principal.user_id,
+            i64::try_from(step).unwrap_or(i64::MAX),
+        )
+        .await?;
         let codes = RecoveryCodes::generate(RecoveryCodes::DEFAULT_COUNT);
         let store = accounts::store_recovery_codes(principal.user_id, codes.digests().to_vec());
         let context = origin.context(actor_of(principal));
-        self.execute(&context, principal.user_id, UserCommand::EnableTwoFactor, Some(store)).await?;
+        self.execute(
+            &context,
+            principal.user_id,
+            UserCommand::EnableTwoFactor,
+            Some(store),
+        )
+        .await?;
         Ok(codes.codes().to_vec())
     }
 
     /// Creates the first admin when no active admin exists; returns its e-mail and password to print once.
-    pub async fn ensure_first_admin(&self, password: Option<&str>) -> Result<Option<(String, String)>, IdentityError> {
+    pub async fn ensure_first_admin(
+        &self,
+        password: Option<&str>,
+    ) -> Result<Option<(String, String)>, IdentityError> {
         if accounts::active_admin_exists(&self.pool).await? {
             return Ok(None);
         }
@@ -532,7 +644,7 @@ impl Identity {
             correlation_id: Uuid::now_v7(),
             client_ip: None,
         };
-        let (_, password) = self
+        let created = self
             .create_user(
                 origin,
                 Actor::system("first-start"),
@@ -541,7 +653,13 @@ impl Identity {
                 BTreeSet::from([Role::Admin]),
                 password,
             )
-            .await?;
+            .await;
+        let password = match created {
+            Ok((_, password)) => password,
+            // Another replica starting at the same moment created it.
+            Err(IdentityError::Conflict(_)) => return Ok(None),
+            Err(error) => return Err(error),
+        };
         Ok(Some((email.to_owned(), password)))
     }
 }
@@ -555,5 +673,7 @@ fn one_time_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    (0..20).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
+    (0..20)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
 }

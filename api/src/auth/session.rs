@@ -112,9 +112,11 @@ impl Authenticator {
                 return Authentication::Rejected("the token cannot be checked right now");
             }
         };
-        metrics::histogram!("aegis_token_verification_seconds").record(started.elapsed().as_secs_f64());
-        let Some(grant) = grant.filter(|grant| grant.user_id == verified.user_id && grant.token_id == verified.token_id)
-        else {
+        metrics::histogram!("aegis_token_verification_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let Some(grant) = grant.filter(|grant| {
+            grant.user_id == verified.user_id && grant.token_id == verified.token_id
+        }) else {
             return Authentication::Rejected("the token is not valid");
         };
         if grant.revoked_at.is_some() {
@@ -127,7 +129,10 @@ impl Authenticator {
             return Authentication::Rejected("the account is deactivated");
         }
         // A scope this version cannot read grants nothing beyond reading.
-        let scope_read_only = !matches!(serde_json::from_value(grant.scope.clone()), Ok(TokenScope::Full));
+        let scope_read_only = !matches!(
+            serde_json::from_value(grant.scope.clone()),
+            Ok(TokenScope::Full)
+        );
         Authentication::SignedIn(Principal {
             user_id: grant.user_id,
             token_id: grant.token_id,
@@ -158,11 +163,17 @@ impl Authenticator {
 
     /// Forgets every cached grant (after this process changed credentials, or when told another did).
     pub fn forget_grants(&self) {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Empties the cache whenever Postgres announces a credentials change, until `shutdown`.
-    pub async fn follow_credential_changes(&self, shutdown: CancellationToken) -> Result<(), sqlx::Error> {
+    pub async fn follow_credential_changes(
+        &self,
+        shutdown: CancellationToken,
+    ) -> Result<(), sqlx::Error> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen("aegis_credentials_changed").await?;
         loop {
@@ -182,15 +193,25 @@ impl Authenticator {
 }
 
 fn presented_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(authorization) = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()) {
-        return authorization.strip_prefix("Bearer ").map(|token| token.trim().to_owned());
+    if let Some(authorization) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+    {
+        return authorization
+            .strip_prefix("Bearer ")
+            .map(|token| token.trim().to_owned());
     }
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|cookies| cookies.split(';'))
-        .find_map(|cookie| cookie.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .find_map(|cookie| {
+            cookie
+                .trim()
+                .strip_prefix(SESSION_COOKIE)?
+                .strip_prefix('=')
+        })
         .map(str::to_owned)
 }
 

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use biscuit_auth::builder::{Algorithm, Term};
-use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit, BiscuitBuilder, KeyPair, PrivateKey, PublicKey};
+use biscuit_auth::{
+    AuthorizerBuilder, AuthorizerLimits, Biscuit, BiscuitBuilder, KeyPair, PrivateKey, PublicKey,
+};
 use chrono::{DateTime, Utc};
 use domain::access::Access;
 use uuid::Uuid;
@@ -40,7 +42,10 @@ pub enum KeyError {
     #[error("AEGIS_BISCUIT_PREVIOUS_PUBLIC_KEYS must be `id:hex` pairs separated by commas: {0}")]
     InvalidPreviousKeys(String),
     #[error("cannot read or write the signing key file {path}: {source}")]
-    File { path: String, source: std::io::Error },
+    File {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl SigningKeys {
@@ -57,12 +62,18 @@ impl SigningKeys {
             None => persisted_key_pair(&data_dir.join("biscuit-private-key"))?,
         };
         let mut verifying = HashMap::from([(key_id, current.public())]);
-        for pair in previous.unwrap_or_default().split(',').filter(|pair| !pair.trim().is_empty()) {
+        for pair in previous
+            .unwrap_or_default()
+            .split(',')
+            .filter(|pair| !pair.trim().is_empty())
+        {
             let (id, hex) = pair
                 .trim()
                 .split_once(':')
                 .ok_or_else(|| KeyError::InvalidPreviousKeys(pair.to_owned()))?;
-            let id: u32 = id.parse().map_err(|_| KeyError::InvalidPreviousKeys(pair.to_owned()))?;
+            let id: u32 = id
+                .parse()
+                .map_err(|_| KeyError::InvalidPreviousKeys(pair.to_owned()))?;
             let key = PublicKey::from_bytes_hex(hex, Algorithm::Ed25519)
                 .map_err(|error| KeyError::InvalidPreviousKeys(format!("{pair}: {error}")))?;
             verifying.entry(id).or_insert(key);
@@ -118,9 +129,18 @@ fn persisted_key_pair(path: &Path) -> Result<KeyPair, KeyError> {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(file_error)?;
             }
-            write_private(path, &key_pair.private().to_bytes_hex()).map_err(file_error)?;
-            tracing::info!(path = %path.display(), "generated the token signing key");
-            Ok(key_pair)
+            match write_private(path, &key_pair.private().to_bytes_hex()) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "generated the token signing key");
+                    Ok(key_pair)
+                }
+                // Another process sharing the data directory won the race: use its key.
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let hex = std::fs::read_to_string(path).map_err(file_error)?;
+                    key_pair_from_hex(&hex)
+                }
+                Err(error) => Err(file_error(error)),
+            }
         }
         Err(error) => Err(file_error(error)),
     }
@@ -130,7 +150,11 @@ fn persisted_key_pair(path: &Path) -> Result<KeyPair, KeyError> {
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(contents.as_bytes())
 }
 
@@ -152,7 +176,9 @@ pub struct MintedToken {
 
 impl std::fmt::Debug for MintedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MintedToken").field("revocation_id", &hex::encode(&self.revocation_id)).finish_non_exhaustive()
+        f.debug_struct("MintedToken")
+            .field("revocation_id", &hex::encode(&self.revocation_id))
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,7 +218,10 @@ impl SigningKeys {
         let params = HashMap::from([
             ("user".to_owned(), Term::Str(claims.user_id.to_string())),
             ("token".to_owned(), Term::Str(claims.token_id.to_string())),
-            ("expires".to_owned(), Term::from(SystemTime::from(claims.expires_at))),
+            (
+                "expires".to_owned(),
+                Term::from(SystemTime::from(claims.expires_at)),
+            ),
         ]);
         let mut builder = BiscuitBuilder::new()
             .root_key_id(self.current_id)
@@ -203,12 +232,18 @@ impl SigningKeys {
             )
             .map_err(build_error)?;
         if claims.read_only {
-            builder = builder.code("check if operation(\"read\");").map_err(build_error)?;
+            builder = builder
+                .code("check if operation(\"read\");")
+                .map_err(build_error)?;
         }
         let token = builder.build(&self.current).map_err(build_error)?;
         Ok(MintedToken {
             value: token.to_base64().map_err(build_error)?,
-            revocation_id: token.revocation_identifiers().into_iter().next().unwrap_or_default(),
+            revocation_id: token
+                .revocation_identifiers()
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
         })
     }
 
@@ -230,7 +265,11 @@ impl SigningKeys {
 }
 
 /// Runs the token's checks with the ambient facts of a request; returns the authority block's user and token.
-fn authorize(token: &Biscuit, access: Access, now: SystemTime) -> Result<(String, String), TokenError> {
+fn authorize(
+    token: &Biscuit,
+    access: Access,
+    now: SystemTime,
+) -> Result<(String, String), TokenError> {
     let operation = match access {
         Access::Read => "read",
         Access::Write => "write",
@@ -240,7 +279,11 @@ fn authorize(token: &Biscuit, access: Access, now: SystemTime) -> Result<(String
         ("operation".to_owned(), Term::Str(operation.to_owned())),
     ]);
     let mut authorizer = AuthorizerBuilder::new()
-        .code_with_params("time({now}); operation({operation}); allow if user($user);", params, HashMap::new())
+        .code_with_params(
+            "time({now}); operation({operation}); allow if user($user);",
+            params,
+            HashMap::new(),
+        )
         .map_err(|error| TokenError::Build(error.to_string()))?
         .set_limits(LIMITS)
         .build(token)
@@ -262,40 +305,63 @@ mod tests {
         Claims {
             user_id: Uuid::from_u128(1),
             token_id: Uuid::from_u128(2),
-            expires_at: DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z").unwrap().with_timezone(&Utc),
+            expires_at: DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
             read_only,
         }
     }
 
     fn at(time: &str) -> SystemTime {
-        DateTime::parse_from_rfc3339(time).unwrap().with_timezone(&Utc).into()
+        DateTime::parse_from_rfc3339(time)
+            .unwrap()
+            .with_timezone(&Utc)
+            .into()
     }
 
     #[test]
     fn a_minted_token_verifies_until_it_expires() {
         let keys = SigningKeys::ephemeral();
         let minted = keys.mint(&claims(false)).unwrap();
-        let verified = keys.verify(&minted.value, at("2026-11-28T11:59:59Z")).unwrap();
-        assert_eq!((verified.user_id, verified.token_id, verified.read_only), (Uuid::from_u128(1), Uuid::from_u128(2), false));
+        let verified = keys
+            .verify(&minted.value, at("2026-11-28T11:59:59Z"))
+            .unwrap();
+        assert_eq!(
+            (verified.user_id, verified.token_id, verified.read_only),
+            (Uuid::from_u128(1), Uuid::from_u128(2), false)
+        );
         assert_eq!(verified.revocation_ids[0], minted.revocation_id);
-        assert!(matches!(keys.verify(&minted.value, at("2026-11-28T12:00:01Z")), Err(TokenError::Refused)));
+        assert!(matches!(
+            keys.verify(&minted.value, at("2026-11-28T12:00:01Z")),
+            Err(TokenError::Refused)
+        ));
     }
 
     #[test]
     fn read_only_tokens_and_holder_attenuation_are_recognised() {
         let keys = SigningKeys::ephemeral();
         let read_only = keys.mint(&claims(true)).unwrap();
-        assert!(keys.verify(&read_only.value, at("2026-11-28T10:00:00Z")).unwrap().read_only);
+        assert!(
+            keys.verify(&read_only.value, at("2026-11-28T10:00:00Z"))
+                .unwrap()
+                .read_only
+        );
 
         // The holder of a full token narrows it offline; the revocation id of the original still applies.
         let full = keys.mint(&claims(false)).unwrap();
         let token = Biscuit::from_base64(&full.value, &keys).unwrap();
         let attenuated = token
-            .append(BlockBuilder::new().code("check if operation(\"read\");").unwrap())
+            .append(
+                BlockBuilder::new()
+                    .code("check if operation(\"read\");")
+                    .unwrap(),
+            )
             .unwrap()
             .to_base64()
             .unwrap();
-        let verified = keys.verify(&attenuated, at("2026-11-28T10:00:00Z")).unwrap();
+        let verified = keys
+            .verify(&attenuated, at("2026-11-28T10:00:00Z"))
+            .unwrap();
         assert!(verified.read_only);
         assert!(verified.revocation_ids.contains(&full.revocation_id));
     }
@@ -306,11 +372,20 @@ mod tests {
         let full = keys.mint(&claims(false)).unwrap();
         let token = Biscuit::from_base64(&full.value, &keys).unwrap();
         let forged = token
-            .append(BlockBuilder::new().code("user(\"00000000-0000-0000-0000-000000000009\");").unwrap())
+            .append(
+                BlockBuilder::new()
+                    .code("user(\"00000000-0000-0000-0000-000000000009\");")
+                    .unwrap(),
+            )
             .unwrap()
             .to_base64()
             .unwrap();
-        assert_eq!(keys.verify(&forged, at("2026-11-28T10:00:00Z")).unwrap().user_id, Uuid::from_u128(1));
+        assert_eq!(
+            keys.verify(&forged, at("2026-11-28T10:00:00Z"))
+                .unwrap()
+                .user_id,
+            Uuid::from_u128(1)
+        );
     }
 
     #[test]
@@ -318,8 +393,14 @@ mod tests {
         let keys = SigningKeys::ephemeral();
         let other = SigningKeys::ephemeral();
         let minted = other.mint(&claims(false)).unwrap();
-        assert!(matches!(keys.verify(&minted.value, at("2026-11-28T10:00:00Z")), Err(TokenError::Invalid)));
-        assert!(matches!(keys.verify("not-a-token", at("2026-11-28T10:00:00Z")), Err(TokenError::Invalid)));
+        assert!(matches!(
+            keys.verify(&minted.value, at("2026-11-28T10:00:00Z")),
+            Err(TokenError::Invalid)
+        ));
+        assert!(matches!(
+            keys.verify("not-a-token", at("2026-11-28T10:00:00Z")),
+            Err(TokenError::Invalid)
+        ));
     }
 
     #[test]
@@ -329,14 +410,30 @@ mod tests {
         let minted = old.mint(&claims(false)).unwrap();
         // The key persisted under the data directory is reused on the next start.
         let restarted = SigningKeys::load(None, 1, None, dir.path()).unwrap();
-        assert!(restarted.verify(&minted.value, at("2026-11-28T10:00:00Z")).is_ok());
+        assert!(
+            restarted
+                .verify(&minted.value, at("2026-11-28T10:00:00Z"))
+                .is_ok()
+        );
 
         let new_private = KeyPair::new().private().to_bytes_hex();
         let previous = format!("1:{}", old.public_key_hex());
-        let rotated = SigningKeys::load(Some(&new_private), 2, Some(&previous), dir.path()).unwrap();
-        assert!(rotated.verify(&minted.value, at("2026-11-28T10:00:00Z")).is_ok());
+        let rotated =
+            SigningKeys::load(Some(&new_private), 2, Some(&previous), dir.path()).unwrap();
+        assert!(
+            rotated
+                .verify(&minted.value, at("2026-11-28T10:00:00Z"))
+                .is_ok()
+        );
         let fresh = rotated.mint(&claims(false)).unwrap();
-        assert!(rotated.verify(&fresh.value, at("2026-11-28T10:00:00Z")).is_ok());
-        assert!(matches!(old.verify(&fresh.value, at("2026-11-28T10:00:00Z")), Err(TokenError::Invalid)));
+        assert!(
+            rotated
+                .verify(&fresh.value, at("2026-11-28T10:00:00Z"))
+                .is_ok()
+        );
+        assert!(matches!(
+            old.verify(&fresh.value, at("2026-11-28T10:00:00Z")),
+            Err(TokenError::Invalid)
+        ));
     }
 }

@@ -1,10 +1,31 @@
-//! Errors as clients see them: a message and a stable `extensions.code`. Causes are logged, never returned.
+//! Errors as clients see them: a safe message and a stable `extensions.code`. Causes of internal errors go
+//! to the log with the request's correlation id, never to the client.
+
+use std::time::Duration;
 
 use async_graphql::ErrorExtensions;
+use domain::access::Denied;
+
+use crate::auth::identity::IdentityError;
 
 /// The one place errors are mapped to responses. Resolvers return `Err(api_error.extend())`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Duration,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -13,17 +34,70 @@ impl ApiError {
     pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(error))
     }
+
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::Validation(_) => "VALIDATION",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Conflict(_) => "CONFLICT",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// A refusal by the role rules; `rejected` explains a presented-but-bad token.
+    pub fn denied(denied: Denied, rejected: Option<&str>) -> Self {
+        match (denied, rejected) {
+            (Denied::NotSignedIn, Some(reason)) => {
+                Self::Unauthenticated(format!("sign in again: {reason}"))
+            }
+            (Denied::NotSignedIn, None) => Self::Unauthenticated(denied.to_string()),
+            (Denied::MissingRole | Denied::ReadOnly, _) => Self::Forbidden(denied.to_string()),
+        }
+    }
 }
 
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
-        let code = match self {
-            Self::Internal(cause) => {
-                tracing::error!(error = %cause, "request failed");
-                "INTERNAL"
-            }
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = %cause, "request failed");
+        }
+        let code = self.code();
+        let retry_after = match self {
+            Self::RateLimited { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            _ => None,
         };
-        async_graphql::Error::new(self.to_string())
-            .extend_with(|_, extensions| extensions.set("code", code))
+        async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
+            extensions.set("code", code);
+            if let Some(seconds) = retry_after {
+                extensions.set("retryAfterSeconds", seconds);
+            }
+        })
     }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        let message = error.to_string();
+        match error {
+            IdentityError::InvalidCredentials | IdentityError::SecondFactorRequired => {
+                Self::Unauthenticated(message)
+            }
+            IdentityError::Throttled { retry_after } => Self::RateLimited {
+                message,
+                retry_after,
+            },
+            IdentityError::Invalid(_) | IdentityError::Rejected(_) => Self::Validation(message),
+            IdentityError::UnknownUser => Self::NotFound(message),
+            IdentityError::Conflict(_) => Self::Conflict(message),
+            IdentityError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// `?` on an identity flow in a resolver.
+pub fn identity_error(error: IdentityError) -> async_graphql::Error {
+    ApiError::from(error).extend()
 }

@@ -1,23 +1,36 @@
 //! The GraphQL schema: queries read from `projections`, mutations go through `commands`. Split per area and
-//! merged here.
+//! merged here; every root field is authorised by [`guard`] before it resolves.
 
+mod account;
 mod error;
+pub mod guard;
 mod scalars;
 mod system;
+mod users;
 
-use async_graphql::{EmptyMutation, MergedObject, MergedSubscription, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::state::AppState;
 
+pub use error::ApiError;
+
 /// Every query, by area.
 #[derive(MergedObject, Default, Debug)]
-pub struct Query(system::SystemQuery);
+pub struct Query(
+    system::SystemQuery,
+    account::AccountQuery,
+    users::UsersQuery,
+);
+
+/// Every change, by area.
+#[derive(MergedObject, Default, Debug)]
+pub struct Mutation(account::AccountMutation, users::UsersMutation);
 
 /// Every live update, by area.
 #[derive(MergedSubscription, Default, Debug)]
 pub struct Subscription(system::SystemSubscription);
 
-pub type AegisSchema = Schema<Query, EmptyMutation, Subscription>;
+pub type AegisSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deep enough for GraphiQL's introspection query (depth 14, complexity about 200) and for real screens;
 /// shallow enough to refuse abusive nesting.
@@ -25,17 +38,26 @@ const MAX_DEPTH: usize = 16;
 const MAX_COMPLEXITY: usize = 2_000;
 
 pub fn schema(state: &AppState) -> AegisSchema {
-    Schema::build(Query::default(), EmptyMutation, Subscription::default())
-        .data(state.clone())
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .extension(async_graphql::extensions::Tracing)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(state.clone())
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .extension(guard::Authorization)
+    .extension(async_graphql::extensions::Tracing)
+    .finish()
 }
 
 /// The SDL committed as `schema.graphql`, for clients and code generators.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), EmptyMutation, Subscription::default())
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }

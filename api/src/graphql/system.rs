@@ -90,7 +90,7 @@ pub struct SystemSubscription;
 /// see progress made by whichever process leads.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
-#[Subscription]
+#[Subscription(guard = "super::guard::SubscriptionGuard")]
 impl SystemSubscription {
     /// The projections' progress: sent at once, then whenever it changes.
     #[allow(
