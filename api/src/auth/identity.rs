@@ -186,6 +186,11 @@ impl Identity {
         &self.authenticator
     }
 
+    /// The absolute lifetime of a browser session.
+    pub fn session_ttl(&self) -> Duration {
+        self.settings.session_ttl
+    }
+
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher
     }

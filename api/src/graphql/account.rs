@@ -211,12 +211,13 @@ impl AccountMutation {
             )
             .await
             .map_err(identity_error)?;
-        let max_age = (signed_in.expires_at - Utc::now())
-            .to_std()
-            .unwrap_or_default();
         context.append_http_header(
             axum::http::header::SET_COOKIE,
-            session_cookie(&signed_in.token, max_age, state.web.secure_cookies),
+            session_cookie(
+                &signed_in.token,
+                state.identity.session_ttl(),
+                state.web.secure_cookies,
+            ),
         );
         Ok(LoginResult {
             user_id: signed_in.user_id,
