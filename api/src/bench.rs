@@ -16,6 +16,9 @@ use domain::role::Role;
 use domain::user::{DisplayName, Email, User, UserCommand};
 use sqlx::PgPool;
 
+use crate::auth::identity::{Identity, IdentitySettings, RequestOrigin};
+use crate::auth::session::Authenticator;
+use crate::auth::tokens::SigningKeys;
 use crate::database::{self, Located};
 use crate::serve::projector;
 
@@ -30,6 +33,15 @@ pub enum BenchCommand {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+    },
+    /// Sign-in latency (Argon2id cost), the bound on concurrent hashes, and token verification per request.
+    Login {
+        /// Sequential sign-ins for the latency figures.
+        #[arg(long, default_value_t = 30)]
+        logins: usize,
+        /// Sign-ins started at once for the queueing figure.
+        #[arg(long, default_value_t = 16)]
+        concurrent: usize,
     },
     /// Projector catch-up from zero over N generated events.
     Projector {
@@ -50,6 +62,7 @@ pub async fn run(command: BenchCommand, located: &Located) -> anyhow::Result<()>
         BenchCommand::Projector { events, batch_size } => {
             catch_up(&scratch, events, batch_size).await
         }
+        BenchCommand::Login { logins, concurrent } => login(&scratch, logins, concurrent).await,
     };
     scratch.drop_database().await?;
     result
@@ -327,6 +340,107 @@ async fn catch_up(scratch: &ScratchDatabase, events: i64, batch_size: i64) -> an
         "projector catch-up ({}): {events} events in {elapsed:.1} s = {:.0} events/s (batch {batch_size})",
         projector.names().join(" + "),
         events as f64 / elapsed
+    );
+    Ok(())
+}
+
+const BENCH_PASSWORD: &str = "a long benchmark passphrase";
+
+/// Times sign-ins one after another (p50, p95), then many at once against the hashing bound, then token
+/// verification alone and with its grant (cached and not).
+async fn login(scratch: &ScratchDatabase, logins: usize, concurrent: usize) -> anyhow::Result<()> {
+    let keys = Arc::new(SigningKeys::ephemeral());
+    let authenticator = Authenticator::new(Arc::clone(&keys), scratch.pool.clone());
+    let identity = Identity::new(
+        scratch.pool.clone(),
+        Arc::new(SystemClock),
+        authenticator.clone(),
+        IdentitySettings::default(),
+    );
+    let origin = RequestOrigin {
+        correlation_id: uuid::Uuid::now_v7(),
+        client_ip: None,
+    };
+    let roles = BTreeSet::from([Role::RedTech]);
+    identity
+        .create_user(
+            origin,
+            Actor::system("bench"),
+            "bench@example.org",
+            "Bench",
+            roles,
+            Some(BENCH_PASSWORD),
+        )
+        .await?;
+
+    let mut latencies = Vec::with_capacity(logins);
+    let mut token = String::new();
+    for _ in 0..logins {
+        let started = Instant::now();
+        token = identity
+            .login(origin, "bench@example.org", BENCH_PASSWORD, None)
+            .await?
+            .token;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    println!(
+        "sign-in, sequential ({logins}): p50 {:.1} ms, p95 {:.1} ms (Argon2id m=19 MiB, t=2, p=1)",
+        percentile(50).as_secs_f64() * 1000.0,
+        percentile(95).as_secs_f64() * 1000.0
+    );
+
+    let started = Instant::now();
+    let peak_waiting = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..concurrent)
+        .map(|_| {
+            let identity = identity.clone();
+            tokio::spawn(async move {
+                identity
+                    .login(origin, "bench@example.org", BENCH_PASSWORD, None)
+                    .await
+            })
+        })
+        .collect();
+    while tasks.iter().any(|task| !task.is_finished()) {
+        peak_waiting.fetch_max(identity.hasher().waiting() as u64, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "sign-in, {concurrent} at once: {:.0} sign-ins/s, at most {} hashes at once (≈{} MiB), {} queued at peak",
+        concurrent as f64 / elapsed,
+        identity.hasher().max_concurrent(),
+        identity.hasher().max_concurrent() * 19,
+        peak_waiting.load(Ordering::Relaxed)
+    );
+
+    let rounds: u32 = 2_000;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        keys.verify(&token, std::time::SystemTime::now())?;
+    }
+    let signature = started.elapsed() / rounds;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        authenticator.authenticate_token(&token).await;
+    }
+    let cached = started.elapsed() / rounds;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        authenticator.forget_grants();
+        authenticator.authenticate_token(&token).await;
+    }
+    let uncached = started.elapsed() / rounds;
+    println!(
+        "token verification per request: signature + datalog {} µs; with its grant cached {} µs; grant from Postgres {} µs",
+        signature.as_micros(),
+        cached.as_micros(),
+        uncached.as_micros()
     );
     Ok(())
 }

@@ -197,6 +197,74 @@ fn email_taken(error: sqlx::Error) -> WriteModelError {
     }
 }
 
+/// A change to the account records that must commit with the event that mentions it. A value rather than a
+/// closure so that a command retried after a conflict can apply it again.
+#[derive(Clone, PartialEq)]
+pub enum AccountChange {
+    PasswordHash {
+        user_id: Uuid,
+        phc: String,
+    },
+    RecoveryCodes {
+        user_id: Uuid,
+        digests: Vec<[u8; 32]>,
+    },
+    RemoveRecoveryCode {
+        user_id: Uuid,
+        digest: [u8; 32],
+    },
+    Token(IssuedToken),
+}
+
+impl std::fmt::Debug for AccountChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Hashes and digests stay out of logs.
+        let kind = match self {
+            Self::PasswordHash { .. } => "PasswordHash",
+            Self::RecoveryCodes { .. } => "RecoveryCodes",
+            Self::RemoveRecoveryCode { .. } => "RemoveRecoveryCode",
+            Self::Token(_) => "Token",
+        };
+        f.debug_tuple("AccountChange").field(&kind).finish()
+    }
+}
+
+impl AccountChange {
+    pub fn in_transaction(self) -> InTransaction {
+        match self {
+            Self::PasswordHash { user_id, phc } => store_password_hash_in_transaction(user_id, phc),
+            Self::RecoveryCodes { user_id, digests } => {
+                store_recovery_codes_in_transaction(user_id, digests)
+            }
+            Self::RemoveRecoveryCode { user_id, digest } => {
+                remove_recovery_code_in_transaction(user_id, digest)
+            }
+            Self::Token(token) => store_token_in_transaction(token),
+        }
+    }
+}
+
+/// Stores a new password hash, with `PasswordChanged` (or the registration).
+pub fn store_password_hash(user_id: Uuid, phc: String) -> AccountChange {
+    AccountChange::PasswordHash { user_id, phc }
+}
+
+/// Stores the digests of freshly shown recovery codes, with `TwoFactorEnabled`.
+pub fn store_recovery_codes(user_id: Uuid, digests: Vec<[u8; 32]>) -> AccountChange {
+    AccountChange::RecoveryCodes { user_id, digests }
+}
+
+/// Removes a used recovery code, with `RecoveryCodeUsed`; fails (rolling the event back) when another request
+/// used it first.
+pub fn remove_recovery_code(user_id: Uuid, digest: [u8; 32]) -> AccountChange {
+    AccountChange::RemoveRecoveryCode { user_id, digest }
+}
+
+/// Records an issued token, with the `LoggedIn` or `ApiTokenCreated` event that mentions it.
+pub fn store_token(token: IssuedToken) -> AccountChange {
+    AccountChange::Token(token)
+}
+
 /// What signing in needs to know about an account.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {
@@ -285,7 +353,7 @@ fn roles(names: &[String]) -> BTreeSet<Role> {
 }
 
 /// Stores a new password hash, in the transaction that records `PasswordChanged` (or registers the user).
-pub fn store_password_hash(user_id: Uuid, phc: String) -> InTransaction {
+fn store_password_hash_in_transaction(user_id: Uuid, phc: String) -> InTransaction {
     Box::new(move |connection: &mut PgConnection| {
         Box::pin(async move {
             set_text(connection, user_id, "password_hash = $2", &phc).await?;
@@ -323,7 +391,7 @@ pub async fn claim_totp_step(pool: &PgPool, user_id: Uuid, step: i64) -> Result<
 }
 
 /// Stores the digests of freshly shown recovery codes, with `TwoFactorEnabled`.
-pub fn store_recovery_codes(user_id: Uuid, digests: Vec<[u8; 32]>) -> InTransaction {
+fn store_recovery_codes_in_transaction(user_id: Uuid, digests: Vec<[u8; 32]>) -> InTransaction {
     Box::new(move |connection: &mut PgConnection| {
         Box::pin(async move {
             let digests: Vec<Vec<u8>> = digests.iter().map(|digest| digest.to_vec()).collect();
@@ -341,7 +409,7 @@ pub fn store_recovery_codes(user_id: Uuid, digests: Vec<[u8; 32]>) -> InTransact
 
 /// Removes a used recovery code, with `RecoveryCodeUsed`; fails (rolling the event back) when another
 /// request used it first.
-pub fn remove_recovery_code(user_id: Uuid, digest: [u8; 32]) -> InTransaction {
+fn remove_recovery_code_in_transaction(user_id: Uuid, digest: [u8; 32]) -> InTransaction {
     Box::new(move |connection: &mut PgConnection| {
         Box::pin(async move {
             let removed = sqlx::query(
@@ -391,7 +459,7 @@ impl TokenKind {
 }
 
 /// Records an issued token, with the `LoggedIn` or `ApiTokenCreated` event that mentions it.
-pub fn store_token(token: IssuedToken) -> InTransaction {
+fn store_token_in_transaction(token: IssuedToken) -> InTransaction {
     Box::new(move |connection: &mut PgConnection| {
         Box::pin(async move {
             sqlx::query(

@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use commands::accounts::{self, Account, IssuedToken, TokenKind, UserAccounts};
+use commands::accounts::{self, Account, AccountChange, IssuedToken, TokenKind, UserAccounts};
 use commands::context::{Actor, Clock, CommandContext};
-use commands::event_log::InTransaction;
 use commands::password::{HashError, Password, PasswordHash, PasswordHasher, PasswordPolicy};
 use commands::service::{CommandError, CommandOutcome, CommandService};
 use commands::throttle::{LoginThrottle, ThrottleError, ThrottleKey, ThrottlePolicy};
@@ -26,6 +25,9 @@ use uuid::Uuid;
 
 use super::session::{Authenticator, Principal};
 use super::tokens::Claims;
+
+/// How often a command that clashed with a concurrent one on the same user is tried in all.
+const CONFLICT_ATTEMPTS: u64 = 5;
 
 /// Settings of the account flows.
 #[derive(Debug, Clone, Copy)]
@@ -206,12 +208,29 @@ impl Identity {
         context: &CommandContext,
         user_id: Uuid,
         command: UserCommand,
-        in_transaction: Option<InTransaction>,
+        change: Option<AccountChange>,
     ) -> Result<CommandOutcome, IdentityError> {
-        let outcome = self
-            .users
-            .execute_with(context, &user_id.to_string(), command, in_transaction)
-            .await;
+        // The user's stream is shared by every session of theirs: two sign-ins at once (two tabs, a script)
+        // clash on its sequence. Each attempt decides afresh, so retrying a clash is safe.
+        let mut attempt = 0;
+        let outcome = loop {
+            let outcome = self
+                .users
+                .execute_with(
+                    context,
+                    &user_id.to_string(),
+                    command.clone(),
+                    change.clone().map(AccountChange::in_transaction),
+                )
+                .await;
+            attempt += 1;
+            match outcome {
+                Err(CommandError::Conflict { .. }) if attempt < CONFLICT_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(5 * attempt)).await;
+                }
+                outcome => break outcome,
+            }
+        };
         self.authenticator.forget_grants();
         Ok(outcome?)
     }
