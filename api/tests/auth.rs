@@ -556,3 +556,36 @@ async fn the_first_admin_is_created_once(pool: PgPool) {
         "{signed}"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn profile_changes_keep_e_mail_addresses_unique(pool: PgPool) {
+    let state = state(&pool);
+    create_user(&state, "taken@example.org", &[Role::Viewer]).await;
+    let (_, token) = signed_in(&state, &[Role::Viewer]).await;
+    let clash = graphql(
+        &state,
+        Some(&token),
+        r#"mutation { updateMyProfile(email: "TAKEN@example.org") }"#,
+    )
+    .await;
+    assert_eq!(error_code(&clash), Some("CONFLICT"), "{clash}");
+
+    let renamed = graphql(
+        &state,
+        Some(&token),
+        r#"mutation { updateMyProfile(displayName: "Grace Hopper", email: "grace@example.org") }"#,
+    )
+    .await;
+    assert_eq!(renamed["data"]["updateMyProfile"], true, "{renamed}");
+    state.projector.catch_up().await.unwrap();
+    let me = graphql(&state, Some(&token), "{ me { email displayName } }").await;
+    assert_eq!(me["data"]["me"]["email"], "grace@example.org");
+    assert_eq!(me["data"]["me"]["displayName"], "Grace Hopper");
+    // The new address signs in; the old one no longer does.
+    assert!(
+        graphql(&state, None, &login("grace@example.org", PASSWORD, None))
+            .await
+            .get("errors")
+            .is_none()
+    );
+}

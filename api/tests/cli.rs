@@ -116,7 +116,7 @@ async fn projections_rebuild_from_the_command_line(pool: PgPool) {
     let rebuilt = aegis(&pool, &["projections", "rebuild"]);
     assert!(rebuilt.status.success(), "{rebuilt:?}");
     assert!(
-        stdout(&rebuilt).starts_with("rebuilt audit_log, event_totals in "),
+        stdout(&rebuilt).starts_with("rebuilt audit_log, event_totals, users in "),
         "{}",
         stdout(&rebuilt)
     );
@@ -136,7 +136,7 @@ async fn projections_rebuild_from_the_command_line(pool: PgPool) {
     assert_eq!(unknown.status.code(), Some(1));
     let message = String::from_utf8_lossy(&unknown.stderr);
     assert!(
-        message.contains("no projection is named \"nonsense\"; known: audit_log, event_totals"),
+        message.contains("no projection is named \"nonsense\"; known: audit_log, event_totals, users"),
         "{message}"
     );
 }

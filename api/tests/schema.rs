@@ -24,11 +24,16 @@ fn readme_role_table_matches_the_rules() {
     const END: &str = "<!-- /role-table -->";
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
     let readme = std::fs::read_to_string(path).expect("README.md is readable");
-    let (before, rest) = readme.split_once(START).expect("README.md has the role-table marker");
-    let (_, after) = rest.split_once(END).expect("README.md closes the role table");
+    let (before, rest) = readme
+        .split_once(START)
+        .expect("README.md has the role-table marker");
+    let (_, after) = rest
+        .split_once(END)
+        .expect("README.md closes the role table");
     let table = domain::access::markdown_table();
     if std::env::var_os("UPDATE_README").is_some() {
-        std::fs::write(path, format!("{before}{START}{table}{END}{after}")).expect("cannot write README.md");
+        std::fs::write(path, format!("{before}{START}{table}{END}{after}"))
+            .expect("cannot write README.md");
         return;
     }
     assert!(

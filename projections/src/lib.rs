@@ -26,5 +26,6 @@ pub fn all() -> Vec<Arc<dyn projector::Projection>> {
     vec![
         Arc::new(audit_log::AuditLog),
         Arc::new(event_totals::EventTotals),
+        Arc::new(users::Users),
     ]
 }

@@ -592,6 +592,64 @@ impl Identity {
         Ok(())
     }
 
+    /// Changes the caller's own display name and/or e-mail address.
+    pub async fn update_profile(
+        &self,
+        origin: RequestOrigin,
+        principal: &Principal,
+        user_id: Uuid,
+        display_name: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<(), IdentityError> {
+        let context = origin.context(actor_of(principal));
+        if let Some(display_name) = display_name {
+            let display_name = DisplayName::parse(display_name).map_err(IdentityError::Rejected)?;
+            self.execute(
+                &context,
+                user_id,
+                UserCommand::ChangeDisplayName { display_name },
+                None,
+            )
+            .await?;
+        }
+        if let Some(email) = email {
+            let email = Email::parse(email).map_err(IdentityError::Rejected)?;
+            self.execute(&context, user_id, UserCommand::ChangeEmail { email }, None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Turns the caller's two-factor login off; a current code (or a recovery code) proves possession.
+    pub async fn disable_two_factor(
+        &self,
+        origin: RequestOrigin,
+        principal: &Principal,
+        code: &str,
+    ) -> Result<(), IdentityError> {
+        let account = accounts::find(&self.pool, principal.user_id)
+            .await?
+            .ok_or(IdentityError::UnknownUser)?;
+        if !account.totp_enabled {
+            return Err(IdentityError::Rejected(UserError::TwoFactorNotEnabled));
+        }
+        let context = origin.context(actor_of(principal));
+        if !self
+            .check_second_factor(&context, &account, code, self.now())
+            .await?
+        {
+            return Err(IdentityError::Invalid("the code is not valid".to_owned()));
+        }
+        self.execute(
+            &context,
+            principal.user_id,
+            UserCommand::DisableTwoFactor,
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Starts two-factor enrolment: a new secret, as an otpauth URI for the authenticator app.
     pub async fn begin_two_factor(
         &self,

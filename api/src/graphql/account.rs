@@ -301,6 +301,44 @@ impl AccountMutation {
         Ok(true)
     }
 
+    /// Changes the signed-in user's display name and/or e-mail address.
+    async fn update_my_profile(
+        &self,
+        context: &Context<'_>,
+        display_name: Option<String>,
+        email: Option<String>,
+    ) -> async_graphql::Result<bool> {
+        let state = context.data::<AppState>()?;
+        let principal = principal(context)?;
+        state
+            .identity
+            .update_profile(
+                origin(context)?,
+                principal,
+                principal.user_id,
+                display_name.as_deref(),
+                email.as_deref(),
+            )
+            .await
+            .map_err(identity_error)?;
+        Ok(true)
+    }
+
+    /// Turns two-factor login off; needs a current code or a recovery code.
+    async fn disable_two_factor(
+        &self,
+        context: &Context<'_>,
+        code: String,
+    ) -> async_graphql::Result<bool> {
+        let state = context.data::<AppState>()?;
+        state
+            .identity
+            .disable_two_factor(origin(context)?, principal(context)?, &code)
+            .await
+            .map_err(identity_error)?;
+        Ok(true)
+    }
+
     /// Starts two-factor enrolment.
     async fn begin_two_factor(
         &self,

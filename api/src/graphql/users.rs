@@ -139,6 +139,39 @@ impl UsersMutation {
         })
     }
 
+    /// Changes another user's display name and/or e-mail address.
+    async fn update_user(
+        &self,
+        context: &Context<'_>,
+        user_id: Uuid,
+        display_name: Option<String>,
+        email: Option<String>,
+    ) -> async_graphql::Result<bool> {
+        let state = context.data::<AppState>()?;
+        state
+            .identity
+            .update_profile(
+                origin(context)?,
+                principal(context)?,
+                user_id,
+                display_name.as_deref(),
+                email.as_deref(),
+            )
+            .await
+            .map_err(identity_error)?;
+        Ok(true)
+    }
+
+    /// Turns another user's two-factor login off (a lost device); they may enrol again.
+    async fn reset_two_factor(
+        &self,
+        context: &Context<'_>,
+        user_id: Uuid,
+    ) -> async_graphql::Result<bool> {
+        self.administer(context, user_id, UserCommand::DisableTwoFactor)
+            .await
+    }
+
     async fn grant_role(
         &self,
         context: &Context<'_>,
