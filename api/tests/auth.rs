@@ -589,3 +589,109 @@ async fn profile_changes_keep_e_mail_addresses_unique(pool: PgPool) {
             .is_none()
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_can_require_two_factor_login_per_role(pool: PgPool) {
+    let state = state(&pool);
+    let (_, admin) = signed_in(&state, &[Role::Admin]).await;
+    let (_, lead) = signed_in(&state, &[Role::RedLead]).await;
+    let (_, viewer) = signed_in(&state, &[Role::Viewer]).await;
+    let require = graphql(
+        &state,
+        Some(&admin),
+        "mutation { setTwoFactorRequirement(role: RED_LEAD, required: true) }",
+    )
+    .await;
+    assert_eq!(
+        require["data"]["setTwoFactorRequirement"], true,
+        "{require}"
+    );
+    let again = graphql(
+        &state,
+        Some(&admin),
+        "mutation { setTwoFactorRequirement(role: RED_LEAD, required: true) }",
+    )
+    .await;
+    assert_eq!(error_code(&again), Some("VALIDATION"));
+    let policy = graphql(
+        &state,
+        Some(&viewer),
+        "{ securityPolicy { twoFactorRequiredFor } }",
+    )
+    .await;
+    assert_eq!(
+        policy["data"]["securityPolicy"]["twoFactorRequiredFor"][0],
+        "RED_LEAD"
+    );
+
+    // The lead's existing session is held to enrolment at once; the viewer is unaffected.
+    let me = graphql(&state, Some(&lead), "{ me { twoFactorEnrolmentRequired } }").await;
+    assert_eq!(me["data"]["me"]["twoFactorEnrolmentRequired"], true, "{me}");
+    let blocked = graphql(
+        &state,
+        Some(&lead),
+        "{ users(first: 1) { edges { cursor } } }",
+    )
+    .await;
+    assert_eq!(error_code(&blocked), Some("FORBIDDEN"));
+    assert!(
+        graphql(&state, Some(&viewer), "{ serverInfo { version } }")
+            .await
+            .get("errors")
+            .is_none()
+    );
+
+    // Enrolling lifts the restriction.
+    graphql(
+        &state,
+        Some(&lead),
+        "mutation { beginTwoFactor { secret } }",
+    )
+    .await;
+    let user_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT user_id FROM accounts WHERE totp_secret IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let secret: Vec<u8> = sqlx::query_scalar("SELECT totp_secret FROM accounts WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let code = code_at(
+        &TotpSecret::from_bytes(secret.try_into().unwrap()),
+        u64::try_from(Utc::now().timestamp()).unwrap(),
+    );
+    let confirmed = graphql(
+        &state,
+        Some(&lead),
+        &format!(r#"mutation {{ confirmTwoFactor(code: "{code}") }}"#),
+    )
+    .await;
+    assert!(confirmed.get("errors").is_none(), "{confirmed}");
+    assert!(
+        graphql(
+            &state,
+            Some(&lead),
+            "{ users(first: 1) { edges { cursor } } }"
+        )
+        .await
+        .get("errors")
+        .is_none()
+    );
+
+    let waived = graphql(
+        &state,
+        Some(&admin),
+        "mutation { setTwoFactorRequirement(role: RED_LEAD, required: false) }",
+    )
+    .await;
+    assert_eq!(waived["data"]["setTwoFactorRequirement"], true);
+    let refused = graphql(
+        &state,
+        Some(&viewer),
+        "mutation { setTwoFactorRequirement(role: VIEWER, required: true) }",
+    )
+    .await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"));
+}

@@ -136,7 +136,8 @@ async fn projections_rebuild_from_the_command_line(pool: PgPool) {
     assert_eq!(unknown.status.code(), Some(1));
     let message = String::from_utf8_lossy(&unknown.stderr);
     assert!(
-        message.contains("no projection is named \"nonsense\"; known: audit_log, event_totals, users"),
+        message
+            .contains("no projection is named \"nonsense\"; known: audit_log, event_totals, users"),
         "{message}"
     );
 }

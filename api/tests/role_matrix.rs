@@ -22,7 +22,7 @@ use api::graphql::guard::{FIELD_OPERATIONS, operation_of};
 use api::state::AppState;
 use biscuit_auth::{Biscuit, BlockBuilder};
 use chrono::{SecondsFormat, TimeDelta, Utc};
-use domain::access::{Caller, Denied, Operation, authorize};
+use domain::access::{Access, Caller, Denied, Operation, authorize};
 use domain::role::Role;
 use futures::StreamExt;
 use serde_json::Value;
@@ -292,6 +292,7 @@ fn dummy_scalar(name: &str) -> String {
         "ID" | "UUID" => format!(r#""{}""#, Uuid::new_v4()),
         "Int" => "1".to_owned(),
         "Float" => "1.0".to_owned(),
+        // Off, so that a dummy call to a switch (`required: false`, …) turns nothing on for later calls.
         "Boolean" => "false".to_owned(),
         "BigInt" => r#""1""#.to_owned(),
         "DateTime" => format!(r#""{}""#, in_a_day()),
@@ -334,7 +335,7 @@ impl Fixture {
 
 /// The schema's root fields; fails, naming them, on fields without a rule and rules without a field.
 async fn root_fields(state: &AppState) -> SchemaModel {
-    let model = SchemaModel::introspect(&api::graphql::schema(state)).await;
+    let mut model = SchemaModel::introspect(&api::graphql::schema(state)).await;
     let keys: BTreeSet<String> = model.fields.iter().map(RootField::key).collect();
     let mut problems = Vec::new();
     for field in &model.fields {
@@ -364,6 +365,11 @@ async fn root_fields(state: &AppState) -> SchemaModel {
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+    // Reads first: an allowed mutation with dummy arguments may still change something global.
+    let mut model = model;
+    model
+        .fields
+        .sort_by_key(|field| field.root == Root::Mutation);
     model
 }
 
@@ -805,6 +811,23 @@ async fn every_root_field_has_exactly_one_access_rule(pool: PgPool) {
             "the schema has no {root:?} fields"
         );
     }
+    // The matrix takes each field's operation from the guard's own table, so it cannot tell a field given the
+    // wrong operation. The costliest such slip, a change labelled a read (read-only tokens could make it), is
+    // caught here: queries and subscriptions read, mutations write.
+    let mislabelled: Vec<String> = model
+        .fields
+        .iter()
+        .filter(|field| {
+            let reads = field.operation().access() == Access::Read;
+            reads == (field.root == Root::Mutation)
+        })
+        .map(|field| format!("{} is {:?}", field.key(), field.operation()))
+        .collect();
+    assert!(
+        mislabelled.is_empty(),
+        "queries and subscriptions must map to read operations, mutations to write operations: {}",
+        mislabelled.join(", ")
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

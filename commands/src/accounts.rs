@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::role::Role;
+use domain::security_policy::{SecurityPolicy, SecurityPolicyEvent};
 use domain::user::{User, UserEvent};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Row};
@@ -195,6 +196,53 @@ fn email_taken(error: sqlx::Error) -> WriteModelError {
     } else {
         WriteModelError::Database(error)
     }
+}
+
+/// Mirrors the `SecurityPolicy` aggregate's two-factor requirements into `two_factor_required_roles`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecurityPolicyTable;
+
+impl WriteModel<SecurityPolicy> for SecurityPolicyTable {
+    fn changes(
+        &self,
+        _aggregate_id: &str,
+        events: &[SecurityPolicyEvent],
+        _occurred_at: DateTime<Utc>,
+    ) -> Option<InTransaction> {
+        if events.is_empty() {
+            return None;
+        }
+        let events = events.to_vec();
+        Some(Box::new(move |connection: &mut PgConnection| {
+            Box::pin(async move {
+                for event in &events {
+                    let (statement, role) = match event {
+                        SecurityPolicyEvent::TwoFactorRequired { role } => (
+                            "INSERT INTO two_factor_required_roles (role) VALUES ($1) ON CONFLICT DO NOTHING",
+                            role,
+                        ),
+                        SecurityPolicyEvent::TwoFactorWaived { role } => (
+                            "DELETE FROM two_factor_required_roles WHERE role = $1",
+                            role,
+                        ),
+                    };
+                    sqlx::query(statement)
+                        .bind(role.as_str())
+                        .execute(&mut *connection)
+                        .await?;
+                }
+                Ok(())
+            })
+        }))
+    }
+}
+
+/// Roles whose holders must use two-factor login.
+pub async fn two_factor_required_roles(pool: &PgPool) -> Result<BTreeSet<Role>, sqlx::Error> {
+    let names: Vec<String> = sqlx::query_scalar("SELECT role FROM two_factor_required_roles")
+        .fetch_all(pool)
+        .await?;
+    Ok(roles(&names))
 }
 
 /// A change to the account records that must commit with the event that mentions it. A value rather than a
@@ -493,6 +541,8 @@ pub struct TokenGrant {
     pub account_active: bool,
     pub roles: BTreeSet<Role>,
     pub password_reset_required: bool,
+    /// A role of the account requires two-factor login and the account has not enrolled.
+    pub two_factor_enrolment_required: bool,
 }
 
 /// The grant behind a token, found by any of its revocation ids (one per block; Aegis records the first).
@@ -502,7 +552,10 @@ pub async fn token_grant(
 ) -> Result<Option<TokenGrant>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT t.token_id, t.user_id, t.kind, t.scope, t.expires_at, t.revoked_at,
-                a.active, a.roles, a.password_reset_required
+                a.active, a.roles, a.password_reset_required,
+                NOT a.totp_enabled AND EXISTS (
+                    SELECT 1 FROM two_factor_required_roles r WHERE r.role = ANY (a.roles)
+                ) AS two_factor_enrolment_required
            FROM auth_tokens t JOIN accounts a USING (user_id)
           WHERE t.revocation_id = ANY ($1)",
     )
@@ -525,6 +578,7 @@ pub async fn token_grant(
         account_active: row.try_get("active")?,
         roles: roles(&row.try_get::<Vec<String>, _>("roles")?),
         password_reset_required: row.try_get("password_reset_required")?,
+        two_factor_enrolment_required: row.try_get("two_factor_enrolment_required")?,
     }))
 }
 

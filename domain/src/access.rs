@@ -41,10 +41,14 @@ pub enum Operation {
     ManageUsers,
     /// Projection progress and other internals.
     ReadSystemStatus,
+    /// The organisation's security settings (which roles need two-factor login).
+    ReadSecurityPolicy,
+    /// Change the security settings.
+    ManageSecurityPolicy,
 }
 
 impl Operation {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -52,26 +56,35 @@ impl Operation {
         Self::ReadUsers,
         Self::ManageUsers,
         Self::ReadSystemStatus,
+        Self::ReadSecurityPolicy,
+        Self::ManageSecurityPolicy,
     ];
 
     pub const fn audience(self) -> Audience {
         match self {
             Self::SignIn => Audience::Anyone,
-            Self::ReadServerInfo | Self::ReadOwnAccount | Self::ManageOwnAccount => {
-                Audience::SignedIn
-            }
+            Self::ReadServerInfo
+            | Self::ReadOwnAccount
+            | Self::ManageOwnAccount
+            | Self::ReadSecurityPolicy => Audience::SignedIn,
             Self::ReadUsers => Audience::Roles(&[Role::RedLead, Role::BlueLead]),
-            Self::ManageUsers | Self::ReadSystemStatus => Audience::Roles(&[]),
+            Self::ManageUsers | Self::ReadSystemStatus | Self::ManageSecurityPolicy => {
+                Audience::Roles(&[])
+            }
         }
     }
 
     pub const fn access(self) -> Access {
         match self {
-            Self::SignIn | Self::ManageOwnAccount | Self::ManageUsers => Access::Write,
+            Self::SignIn
+            | Self::ManageOwnAccount
+            | Self::ManageUsers
+            | Self::ManageSecurityPolicy => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
-            | Self::ReadSystemStatus => Access::Read,
+            | Self::ReadSystemStatus
+            | Self::ReadSecurityPolicy => Access::Read,
         }
     }
 
@@ -89,6 +102,8 @@ impl Operation {
                 "create users, grant/revoke roles, deactivate/reactivate, force password reset"
             }
             Self::ReadSystemStatus => "read projection progress",
+            Self::ReadSecurityPolicy => "read the security policy",
+            Self::ManageSecurityPolicy => "require two-factor login per role",
         }
     }
 }

@@ -3,8 +3,9 @@
 //! # Layout
 //! - [`access`]: who may do what: every operation, its audience, and `authorize`.
 //! - [`role`]: the six roles of Aegis.
-//! - [`user`]: the `User` aggregate (register, rename, change e-mail, grant and revoke roles, deactivate,
-//!   reactivate).
+//! - [`security_policy`]: organisation-wide security settings (roles that require two-factor login).
+//! - [`user`]: the `User` aggregate: profile, roles, activation, and the account's security lifecycle
+//!   (sign-ins, passwords, two-factor login, API tokens, refused operations).
 //!
 //! # Invariants
 //! - No IO: no database, HTTP, GraphQL, S3 or auth crates, no clock (`Utc::now()`) and no randomness.
@@ -15,4 +16,5 @@
 
 pub mod access;
 pub mod role;
+pub mod security_policy;
 pub mod user;

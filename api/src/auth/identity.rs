@@ -10,13 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use commands::accounts::{self, Account, AccountChange, IssuedToken, TokenKind, UserAccounts};
+use commands::accounts::{
+    self, Account, AccountChange, IssuedToken, SecurityPolicyTable, TokenKind, UserAccounts,
+};
 use commands::context::{Actor, Clock, CommandContext};
 use commands::password::{HashError, Password, PasswordHash, PasswordHasher, PasswordPolicy};
 use commands::service::{CommandError, CommandOutcome, CommandService};
 use commands::throttle::{LoginThrottle, ThrottleError, ThrottleKey, ThrottlePolicy};
 use commands::totp::{self, RecoveryCodes, TotpSecret};
 use domain::role::Role;
+use domain::security_policy::{SecurityPolicy, SecurityPolicyCommand};
 use domain::user::{
     DisplayName, Email, LoginFailure, TokenName, TokenScope, User, UserCommand, UserError,
 };
@@ -124,6 +127,7 @@ impl std::fmt::Debug for SignedIn {
 pub struct Identity {
     pool: PgPool,
     users: Arc<CommandService<User>>,
+    security_policy: Arc<CommandService<SecurityPolicy>>,
     hasher: Arc<PasswordHasher>,
     throttle: LoginThrottle,
     authenticator: Authenticator,
@@ -172,12 +176,15 @@ impl Identity {
         authenticator: Authenticator,
         settings: IdentitySettings,
     ) -> Self {
-        let users =
-            CommandService::new(pool.clone(), (), clock).with_write_model(UserAccounts::shared());
+        let users = CommandService::new(pool.clone(), (), Arc::clone(&clock))
+            .with_write_model(UserAccounts::shared());
+        let security_policy = CommandService::new(pool.clone(), (), clock)
+            .with_write_model(Arc::new(SecurityPolicyTable));
         Self {
             throttle: LoginThrottle::new(pool.clone(), settings.throttle),
             hasher: Arc::new(PasswordHasher::new(settings.concurrent_hashes)),
             users: Arc::new(users),
+            security_policy: Arc::new(security_policy),
             pool,
             authenticator,
             settings,
@@ -648,6 +655,43 @@ impl Identity {
         )
         .await?;
         Ok(())
+    }
+
+    /// Requires (or stops requiring) two-factor login of every holder of `role`.
+    pub async fn set_two_factor_requirement(
+        &self,
+        origin: RequestOrigin,
+        principal: &Principal,
+        role: Role,
+        required: bool,
+    ) -> Result<(), IdentityError> {
+        let command = if required {
+            SecurityPolicyCommand::RequireTwoFactor { role }
+        } else {
+            SecurityPolicyCommand::WaiveTwoFactor { role }
+        };
+        let outcome = self
+            .security_policy
+            .execute(
+                &origin.context(actor_of(principal)),
+                SecurityPolicy::ID,
+                command,
+            )
+            .await;
+        self.authenticator.forget_grants();
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(CommandError::Rejected(rejected)) => {
+                Err(IdentityError::Invalid(rejected.to_string()))
+            }
+            Err(CommandError::Store(error)) => Err(IdentityError::Internal(error)),
+            Err(error) => Err(IdentityError::Conflict(error.to_string())),
+        }
+    }
+
+    /// Roles whose holders must use two-factor login.
+    pub async fn two_factor_required_roles(&self) -> Result<BTreeSet<Role>, IdentityError> {
+        Ok(accounts::two_factor_required_roles(&self.pool).await?)
     }
 
     /// Starts two-factor enrolment: a new secret, as an otpauth URI for the authenticator app.

@@ -33,6 +33,8 @@ pub struct Principal {
     pub roles: BTreeSet<Role>,
     pub read_only: bool,
     pub password_reset_required: bool,
+    /// A role requires two-factor login and the user has not enrolled yet.
+    pub two_factor_enrolment_required: bool,
 }
 
 /// The outcome of looking at a request's credentials.
@@ -140,6 +142,7 @@ impl Authenticator {
             roles: grant.roles,
             read_only: verified.read_only || scope_read_only,
             password_reset_required: grant.password_reset_required,
+            two_factor_enrolment_required: grant.two_factor_enrolment_required,
         })
     }
 

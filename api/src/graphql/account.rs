@@ -25,6 +25,10 @@ pub enum RoleName {
 
 /// The signed-in user.
 #[derive(SimpleObject, Debug)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent flags clients read, not a state machine"
+)]
 pub struct Me {
     id: Uuid,
     email: String,
@@ -33,6 +37,8 @@ pub struct Me {
     two_factor_enabled: bool,
     /// An admin forced a password reset: change it before doing anything else.
     password_change_required: bool,
+    /// A role of yours requires two-factor login: set it up before doing anything else.
+    two_factor_enrolment_required: bool,
     /// This request's token may only read.
     read_only: bool,
 }
@@ -150,6 +156,7 @@ impl AccountQuery {
                 .collect(),
             two_factor_enabled: account.totp_enabled,
             password_change_required: principal.password_reset_required,
+            two_factor_enrolment_required: principal.two_factor_enrolment_required,
             read_only: principal.read_only,
         })
     }

@@ -39,6 +39,11 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Mutation.deactivateUser", Operation::ManageUsers),
     ("Mutation.reactivateUser", Operation::ManageUsers),
     ("Mutation.requirePasswordReset", Operation::ManageUsers),
+    ("Query.securityPolicy", Operation::ReadSecurityPolicy),
+    (
+        "Mutation.setTwoFactorRequirement",
+        Operation::ManageSecurityPolicy,
+    ),
     (
         "Subscription.projectionProgress",
         Operation::ReadSystemStatus,
@@ -47,6 +52,15 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
 
 /// Operations still allowed while the caller must change a forced-reset password.
 const ALLOWED_DURING_RESET: &[&str] = &["Query.me", "Mutation.changeMyPassword", "Mutation.logout"];
+
+/// Operations still allowed while a role of the caller requires two-factor login they have not set up.
+const ALLOWED_DURING_ENROLMENT: &[&str] = &[
+    "Query.me",
+    "Query.securityPolicy",
+    "Mutation.beginTwoFactor",
+    "Mutation.confirmTwoFactor",
+    "Mutation.logout",
+];
 
 pub fn operation_of(type_name: &str, field: &str) -> Option<Operation> {
     FIELD_OPERATIONS
@@ -72,11 +86,18 @@ pub fn check(
     };
     authorize(&authentication.caller(), operation)
         .map_err(|denied| ApiError::denied(denied, rejected))?;
-    if let Some(principal) = authentication.principal()
-        && principal.password_reset_required
-        && !ALLOWED_DURING_RESET.contains(&format!("{type_name}.{field}").as_str())
-    {
+    let Some(principal) = authentication.principal() else {
+        return Ok(());
+    };
+    let name = format!("{type_name}.{field}");
+    if principal.password_reset_required && !ALLOWED_DURING_RESET.contains(&name.as_str()) {
         return Err(ApiError::Forbidden("change your password first".to_owned()));
+    }
+    if principal.two_factor_enrolment_required && !ALLOWED_DURING_ENROLMENT.contains(&name.as_str())
+    {
+        return Err(ApiError::Forbidden(
+            "set up two-factor login first (beginTwoFactor)".to_owned(),
+        ));
     }
     Ok(())
 }

@@ -38,6 +38,22 @@ pub struct UsersQuery;
 
 #[Object]
 impl UsersQuery {
+    /// The organisation's security settings.
+    async fn security_policy(
+        &self,
+        context: &Context<'_>,
+    ) -> async_graphql::Result<SecurityPolicy> {
+        let state = context.data::<AppState>()?;
+        let roles = state
+            .identity
+            .two_factor_required_roles()
+            .await
+            .map_err(identity_error)?;
+        Ok(SecurityPolicy {
+            two_factor_required_for: roles.into_iter().map(RoleName::from).collect(),
+        })
+    }
+
     /// Users ordered by e-mail address.
     async fn users(
         &self,
@@ -89,6 +105,13 @@ impl UsersQuery {
     }
 }
 
+/// Organisation-wide security settings.
+#[derive(SimpleObject, Debug)]
+pub struct SecurityPolicy {
+    /// Holders of these roles must sign in with a second factor.
+    two_factor_required_for: Vec<RoleName>,
+}
+
 #[derive(Debug, Default)]
 pub struct UsersMutation;
 
@@ -137,6 +160,27 @@ impl UsersMutation {
             id,
             one_time_password,
         })
+    }
+
+    /// Requires (or stops requiring) two-factor login of every holder of `role`.
+    async fn set_two_factor_requirement(
+        &self,
+        context: &Context<'_>,
+        role: RoleName,
+        required: bool,
+    ) -> async_graphql::Result<bool> {
+        let state = context.data::<AppState>()?;
+        state
+            .identity
+            .set_two_factor_requirement(
+                origin(context)?,
+                principal(context)?,
+                role.into(),
+                required,
+            )
+            .await
+            .map_err(identity_error)?;
+        Ok(true)
     }
 
     /// Changes another user's display name and/or e-mail address.
