@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub introspection: Option<Introspection>,
     pub session_hours: Option<u64>,
     pub max_concurrent_hashes: Option<NonZeroUsize>,
+    pub client_ip_header: Option<String>,
 }
 
 impl FileConfig {
@@ -96,6 +97,7 @@ pub struct WebConfig {
     pub public_url: Option<String>,
     pub allowed_origins: Vec<String>,
     pub introspection: Introspection,
+    pub client_ip_header: Option<String>,
 }
 
 pub const DEFAULT_SESSION_HOURS: u64 = 12;
@@ -109,7 +111,7 @@ pub const DEFAULT_PROJECTOR_BATCH_SIZE: i64 = 5_000;
 pub struct GlobalArgs {
     /// TOML file with any of: database_url, owner_database_url, data_dir, listen, log_format,
     /// projector_batch_size, public_url, allowed_origins, introspection, session_hours,
-    /// max_concurrent_hashes. Flags and environment variables take precedence over it.
+    /// max_concurrent_hashes, client_ip_header. Flags and environment variables take precedence over it.
     #[arg(long, env = "AEGIS_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// PostgreSQL URL the application connects with; its role should be a member of `aegis_app` (may append
@@ -189,6 +191,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_origins: Option<Vec<String>>,
+    /// Behind a reverse proxy: the header it appends the client's address to (e.g. x-forwarded-for); the
+    /// right-most entry is used. Unset: the peer's address.
+    #[arg(long, env = "AEGIS_CLIENT_IP_HEADER", value_name = "HEADER")]
+    pub client_ip_header: Option<String>,
     /// Who may introspect the GraphQL schema [default: authenticated].
     #[arg(long, env = "AEGIS_INTROSPECTION", value_enum)]
     pub introspection: Option<Introspection>,
@@ -262,6 +268,7 @@ impl Config {
                     .introspection
                     .or(file.introspection)
                     .unwrap_or_default(),
+                client_ip_header: serve.client_ip_header.clone().or(file.client_ip_header),
             },
         })
     }

@@ -143,22 +143,34 @@ fn request_origin(headers: &HeaderMap, client_ip: Option<IpAddr>) -> RequestOrig
     }
 }
 
-/// The peer's address when the server knows it (it does when serving; in-process tests have none).
+/// The client's address: the right-most entry of the configured proxy header (the one the trusted proxy
+/// appended; entries left of it are whatever the client claimed), else the peer's address (known when
+/// serving; in-process tests have none).
 struct ClientIp(Option<IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+impl axum::extract::FromRequestParts<HttpState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        state: &HttpState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip()),
-        ))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        let Some(header) = &state.app.web.client_ip_header else {
+            return Ok(Self(peer));
+        };
+        let forwarded = parts
+            .headers
+            .get_all(header)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .next_back()
+            .and_then(|address| address.trim().parse().ok());
+        Ok(Self(forwarded.or(peer)))
     }
 }
 

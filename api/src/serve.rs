@@ -67,10 +67,18 @@ pub fn web_settings(config: &Config) -> anyhow::Result<WebSettings> {
         .public_url
         .as_deref()
         .is_some_and(|url| url.starts_with("https://"));
+    let client_ip_header = config
+        .web
+        .client_ip_header
+        .as_deref()
+        .map(axum::http::HeaderName::try_from)
+        .transpose()
+        .context("AEGIS_CLIENT_IP_HEADER is not a valid header name")?;
     Ok(WebSettings {
         edge,
         secure_cookies,
         introspection: config.web.introspection,
+        client_ip_header,
     })
 }
 

@@ -28,6 +28,9 @@ pub struct WebSettings {
     /// Served over TLS (the public URL is https): cookies get `Secure`.
     pub secure_cookies: bool,
     pub introspection: Introspection,
+    /// Behind a reverse proxy: the header it appends the client's address to (e.g. `x-forwarded-for`), so
+    /// throttling and audit see clients rather than the proxy.
+    pub client_ip_header: Option<axum::http::HeaderName>,
 }
 
 /// Cheap to clone: pools and flags behind `Arc`s.

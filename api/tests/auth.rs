@@ -695,3 +695,39 @@ async fn an_admin_can_require_two_factor_login_per_role(pool: PgPool) {
     .await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn behind_a_proxy_each_client_is_throttled_by_its_own_address(pool: PgPool) {
+    let mut state = state(&pool);
+    state.web.client_ip_header = Some(axum::http::HeaderName::from_static("x-forwarded-for"));
+    create_user(&state, "ada@example.org", &[Role::Viewer]).await;
+    let attempt = |client: &str, email: &str, password: &str| {
+        Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            // The client may claim anything on the left; the proxy appends the address it saw.
+            .header("x-forwarded-for", format!("203.0.113.99, {client}"))
+            .body(Body::from(
+                serde_json::json!({ "query": login(email, password, None) }).to_string(),
+            ))
+            .unwrap()
+    };
+    for index in 0..5 {
+        let (_, _, body) = send(
+            &state,
+            attempt(
+                "198.51.100.7",
+                &format!("nobody{index}@example.org"),
+                "wrong wrong wrong",
+            ),
+        )
+        .await;
+        assert!(body.contains("UNAUTHENTICATED"), "{body}");
+    }
+    let (_, _, blocked) = send(&state, attempt("198.51.100.7", "ada@example.org", PASSWORD)).await;
+    assert!(
+        blocked.contains("RATE_LIMITED"),
+        "the attacking address is blocked: {blocked}"
+    );
+    let (_, _, other) = send(&state, attempt("198.51.100.8", "ada@example.org", PASSWORD)).await;
+    assert!(other.contains("userId"), "another client is not: {other}");
+}
