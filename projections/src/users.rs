@@ -27,7 +27,10 @@ impl Projection for Users {
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
         for event in events.iter().filter(|event| event.aggregate_type == "User") {
+            // Users created through Aegis always have UUID ids; a stream written by other means has no
+            // place in this table, and saying so beats failing every later event.
             let Ok(user_id) = Uuid::parse_str(&event.aggregate_id) else {
+                tracing::warn!(aggregate_id = %event.aggregate_id, "skipping a User stream whose id is not a UUID");
                 continue;
             };
             // A payload this version cannot read is a bug to see, not to skip silently.
