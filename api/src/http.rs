@@ -22,10 +22,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::identity::RequestOrigin;
+use crate::auth::session::{PresentedToken, presented_token};
 use crate::database::schema_version;
 use crate::edge::harden;
+use crate::graphql::guard::with_caller;
 use crate::graphql::{AegisSchema, schema};
-use crate::state::{AppState, Introspection};
+use crate::state::AppState;
 use crate::telemetry;
 use uuid::Uuid;
 
@@ -90,14 +92,9 @@ async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let authentication = state
-        .app
-        .identity
-        .authenticator()
-        .authenticate(&headers)
-        .await;
+    // The caller is established per operation from this token (see `graphql::guard::CallerPerOperation`).
     let mut data = async_graphql::Data::default();
-    data.insert(authentication);
+    data.insert(PresentedToken(presented_token(&headers)));
     data.insert(request_origin(&headers, client_ip));
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -116,19 +113,7 @@ async fn request_with_caller(
     request: async_graphql::Request,
 ) -> async_graphql::Request {
     let authentication = state.identity.authenticator().authenticate(headers).await;
-    let introspection = match state.web.introspection {
-        Introspection::Everyone => true,
-        Introspection::Authenticated => authentication.principal().is_some(),
-        Introspection::Nobody => false,
-    };
-    let request = request
-        .data(authentication)
-        .data(request_origin(headers, client_ip));
-    if introspection {
-        request
-    } else {
-        request.disable_introspection()
-    }
+    with_caller(state, authentication, request).data(request_origin(headers, client_ip))
 }
 
 fn request_origin(headers: &HeaderMap, client_ip: Option<IpAddr>) -> RequestOrigin {

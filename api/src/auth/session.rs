@@ -65,6 +65,19 @@ impl Authentication {
     }
 }
 
+/// The token a long-lived connection (a WebSocket) opened with: checked again for every operation on it, so
+/// that a sign-out, revocation or deactivation reaches open connections too.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresentedToken(pub Option<String>);
+
+impl std::fmt::Debug for PresentedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PresentedToken")
+            .field(&self.0.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 /// How long a token's record is trusted without asking Postgres again, when no change was announced.
 const GRANT_TTL: Duration = Duration::from_secs(2);
 
@@ -94,8 +107,13 @@ impl Authenticator {
 
     /// The credentials of a request: the bearer token wins over the session cookie.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Authentication {
-        match presented_token(headers) {
-            Some(token) => self.authenticate_token(&token).await,
+        self.authenticate_presented(presented_token(headers).as_deref())
+            .await
+    }
+
+    pub async fn authenticate_presented(&self, token: Option<&str>) -> Authentication {
+        match token {
+            Some(token) => self.authenticate_token(token).await,
             None => Authentication::Anonymous,
         }
     }
@@ -195,7 +213,8 @@ impl Authenticator {
     }
 }
 
-fn presented_token(headers: &HeaderMap) -> Option<String> {
+/// The bearer token, else the session cookie's.
+pub fn presented_token(headers: &HeaderMap) -> Option<String> {
     if let Some(authorization) = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

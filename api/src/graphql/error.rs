@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_graphql::ErrorExtensions;
 use domain::access::Denied;
+use domain::user::UserError;
 
 use crate::auth::identity::IdentityError;
 
@@ -89,6 +90,9 @@ impl From<IdentityError> for ApiError {
                 message,
                 retry_after,
             },
+            IdentityError::Rejected(UserError::NotRegistered | UserError::UnknownToken(_)) => {
+                Self::NotFound(message)
+            }
             IdentityError::Invalid(_) | IdentityError::Rejected(_) => Self::Validation(message),
             IdentityError::UnknownUser => Self::NotFound(message),
             IdentityError::Conflict(_) => Self::Conflict(message),

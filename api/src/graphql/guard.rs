@@ -5,15 +5,15 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextResolve, ResolveInfo,
 };
-use async_graphql::{ErrorExtensions, PathSegment, Pos, ServerResult, Value};
-use domain::access::{Operation, authorize};
+use async_graphql::{ErrorExtensions, PathSegment, Pos, Request, ServerResult, Value};
+use domain::access::{Audience, Operation, authorize};
 
 use super::error::ApiError;
 use crate::auth::identity::RequestOrigin;
-use crate::auth::session::Authentication;
-use crate::state::AppState;
+use crate::auth::session::{Authentication, PresentedToken};
+use crate::state::{AppState, Introspection};
 
 /// The operation behind each root field, as `Type.field`.
 pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
@@ -86,7 +86,11 @@ pub fn check(
     };
     authorize(&authentication.caller(), operation)
         .map_err(|denied| ApiError::denied(denied, rejected))?;
-    let Some(principal) = authentication.principal() else {
+    // What anyone may do (signing in) is never held back by the signed-in caller's pending duties.
+    let Some(principal) = authentication
+        .principal()
+        .filter(|_| operation.audience() != Audience::Anyone)
+    else {
         return Ok(());
     };
     let name = format!("{type_name}.{field}");
@@ -129,24 +133,74 @@ impl Extension for AuthorizationExtension {
                 .data_opt::<Authentication>()
                 .unwrap_or(&Authentication::Anonymous);
             if let Err(error) = check(authentication, info.parent_type, info.name) {
-                let operation = format!("{}.{}", info.parent_type, info.name);
-                // A signed-in user refused is a security event on their stream.
-                if let (Some(principal), Some(state), Some(origin)) = (
-                    authentication.principal(),
+                record_denial(
                     ctx.data_opt::<AppState>(),
                     ctx.data_opt::<RequestOrigin>(),
-                ) {
-                    state
-                        .identity
-                        .record_access_denied(*origin, principal, &operation)
-                        .await;
-                }
+                    authentication,
+                    info.parent_type,
+                    info.name,
+                )
+                .await;
+                // The extension does not know where the field stands in the document: no location rather than
+                // a made-up one.
                 let mut server_error = error.extend().into_server_error(Pos::default());
+                server_error.locations.clear();
                 server_error.path = vec![PathSegment::Field(info.name.to_owned())];
                 return Err(server_error);
             }
         }
         next.run(ctx, info).await
+    }
+}
+
+/// Attaches `authentication` to `request`, and turns introspection off when the caller may not use it.
+pub fn with_caller(state: &AppState, authentication: Authentication, request: Request) -> Request {
+    let introspection = match state.web.introspection {
+        Introspection::Everyone => true,
+        Introspection::Authenticated => authentication.principal().is_some(),
+        Introspection::Nobody => false,
+    };
+    let request = request.data(authentication);
+    if introspection {
+        request
+    } else {
+        request.disable_introspection()
+    }
+}
+
+/// On a WebSocket every operation is checked against the connection's token afresh, so a sign-out,
+/// revocation, deactivation or role change reaches open connections too.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallerPerOperation;
+
+impl ExtensionFactory for CallerPerOperation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CallerPerOperationExtension)
+    }
+}
+
+struct CallerPerOperationExtension;
+
+#[async_trait::async_trait]
+impl Extension for CallerPerOperationExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let request = match (ctx.data_opt::<PresentedToken>(), ctx.data_opt::<AppState>()) {
+            (Some(PresentedToken(token)), Some(state)) => {
+                let authentication = state
+                    .identity
+                    .authenticator()
+                    .authenticate_presented(token.as_deref())
+                    .await;
+                with_caller(state, authentication, request)
+            }
+            _ => request,
+        };
+        next.run(ctx, request).await
     }
 }
 
@@ -160,6 +214,36 @@ impl async_graphql::Guard for SubscriptionGuard {
             .data_opt::<Authentication>()
             .unwrap_or(&Authentication::Anonymous);
         let field = ctx.item.node.name.node.as_str();
-        check(authentication, "Subscription", field).map_err(|error| error.extend())
+        if let Err(error) = check(authentication, "Subscription", field) {
+            record_denial(
+                ctx.data_opt::<AppState>(),
+                ctx.data_opt::<RequestOrigin>(),
+                authentication,
+                "Subscription",
+                field,
+            )
+            .await;
+            return Err(error.extend());
+        }
+        Ok(())
+    }
+}
+
+/// A signed-in user refused is a security event on their stream.
+async fn record_denial(
+    state: Option<&AppState>,
+    origin: Option<&RequestOrigin>,
+    authentication: &Authentication,
+    type_name: &str,
+    field: &str,
+) {
+    if let (Some(principal), Some(state), Some(origin)) =
+        (authentication.principal(), state, origin)
+    {
+        let operation = format!("{type_name}.{field}");
+        state
+            .identity
+            .record_access_denied(*origin, principal, &operation)
+            .await;
     }
 }

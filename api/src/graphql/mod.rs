@@ -46,6 +46,7 @@ pub fn schema(state: &AppState) -> AegisSchema {
     .data(state.clone())
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    .extension(guard::CallerPerOperation)
     .extension(guard::Authorization)
     .extension(async_graphql::extensions::Tracing)
     .finish()
