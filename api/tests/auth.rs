@@ -731,3 +731,72 @@ async fn behind_a_proxy_each_client_is_throttled_by_its_own_address(pool: PgPool
     let (_, _, other) = send(&state, attempt("198.51.100.8", "ada@example.org", PASSWORD)).await;
     assert!(other.contains("userId"), "another client is not: {other}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_replica_forgets_a_cached_grant_as_soon_as_another_revokes_it(pool: PgPool) {
+    let keys = std::sync::Arc::new(api::auth::tokens::SigningKeys::ephemeral());
+    let replica_a = support::state_with_keys(&pool, std::sync::Arc::clone(&keys));
+    let replica_b = support::state_with_keys(&pool, keys);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let listening = {
+        let authenticator = replica_a.identity.authenticator().clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { authenticator.follow_credential_changes(shutdown).await })
+    };
+    let (_, token) = signed_in(&replica_a, &[Role::Viewer]).await;
+    // Replica A caches the grant (valid for 2 s without news).
+    assert!(
+        graphql(&replica_a, Some(&token), "{ me { email } }")
+            .await
+            .get("errors")
+            .is_none()
+    );
+    assert_eq!(
+        graphql(&replica_b, Some(&token), "mutation { logout }").await["data"]["logout"],
+        true
+    );
+
+    let started = std::time::Instant::now();
+    loop {
+        let refused = graphql(&replica_a, Some(&token), "{ me { email } }").await;
+        if error_code(&refused) == Some("UNAUTHENTICATED") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(1_500),
+            "replica A still trusts the token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    listening.await.unwrap().unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn batches_and_overly_complex_queries_are_refused(pool: PgPool) {
+    let state = state(&pool);
+    let (_, token) = signed_in(&state, &[Role::Admin]).await;
+    let batch = Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(
+            r#"[{"query":"{ me { email } }"},{"query":"{ me { email } }"}]"#,
+        ))
+        .unwrap();
+    let (status, _, body) = send(&state, batch).await;
+    assert!(
+        status.is_client_error() || body.contains("errors"),
+        "a batch was executed: {status} {body}"
+    );
+    assert!(!body.contains("\"email\""), "{body}");
+
+    // 150 aliases of a connection of 100 users: far beyond the complexity budget.
+    let aliases: String = (0..150)
+        .map(|index| {
+            format!("u{index}: users(first: 100) {{ edges {{ node {{ email roles }} }} }} ")
+        })
+        .collect();
+    let complex = graphql(&state, Some(&token), &format!("{{ {aliases} }}")).await;
+    let message = complex["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("complex"), "{complex}");
+}

@@ -33,6 +33,16 @@ pub struct CreatedUser {
 /// Lists are paged; no page is larger than this.
 const MAX_PAGE: usize = 100;
 
+/// A page costs what one item costs, times the items it may hold: aliasing many large pages is refused by the
+/// complexity limit rather than answered with many queries.
+fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first
+        .and_then(|first| usize::try_from(first).ok())
+        .unwrap_or(50)
+        .min(MAX_PAGE);
+    items.max(1) * child_complexity
+}
+
 #[derive(Debug, Default)]
 pub struct UsersQuery;
 
@@ -55,6 +65,7 @@ impl UsersQuery {
     }
 
     /// Users ordered by e-mail address.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn users(
         &self,
         context: &Context<'_>,
