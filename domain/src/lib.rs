@@ -2,8 +2,12 @@
 //!
 //! # Layout
 //! - [`access`]: who may do what: every operation, its audience, and `authorize`.
+//! - [`actor`]: who performs a command (user id and roles), carried inside commands.
+//! - [`campaign`]: the `Campaign` aggregate: scope, schedule, membership, recurrence.
 //! - [`role`]: the six roles of Aegis.
+//! - [`scoring`]: the `ScoringPolicy` aggregate and the pure technique score.
 //! - [`security_policy`]: organisation-wide security settings (roles that require two-factor login).
+//! - [`test_case`]: the `TestCase` aggregate: the red/blue workflow of one procedure against one technique.
 //! - [`user`]: the `User` aggregate: profile, roles, activation, and the account's security lifecycle
 //!   (sign-ins, passwords, two-factor login, API tokens, refused operations).
 //!
@@ -15,6 +19,10 @@
 //!   event version and an upcaster.
 
 pub mod access;
+pub mod actor;
+pub mod campaign;
 pub mod role;
+pub mod scoring;
 pub mod security_policy;
+pub mod test_case;
 pub mod user;
