@@ -242,6 +242,19 @@ impl Identity {
         Ok(outcome?)
     }
 
+    /// The caller acting on their own account.
+    async fn execute_own(
+        &self,
+        origin: RequestOrigin,
+        principal: &Principal,
+        command: UserCommand,
+        change: Option<AccountChange>,
+    ) -> Result<CommandOutcome, IdentityError> {
+        let context = origin.context(actor_of(principal));
+        self.execute(&context, principal.user_id, command, change)
+            .await
+    }
+
     /// Signs in with e-mail, password and, when enrolled, a TOTP or recovery code.
     pub async fn login(
         &self,
@@ -422,11 +435,7 @@ impl Identity {
         let command = UserCommand::RecordAccessDenied {
             operation: operation.to_owned(),
         };
-        let context = origin.context(actor_of(principal));
-        if let Err(error) = self
-            .execute(&context, principal.user_id, command, None)
-            .await
-        {
+        if let Err(error) = self.execute_own(origin, principal, command, None).await {
             tracing::warn!(%error, user_id = %principal.user_id, "could not record a refused operation");
         }
     }
@@ -440,13 +449,7 @@ impl Identity {
         let command = UserCommand::RecordLogout {
             session_id: principal.token_id,
         };
-        self.execute(
-            &origin.context(actor_of(principal)),
-            principal.user_id,
-            command,
-            None,
-        )
-        .await?;
+        self.execute_own(origin, principal, command, None).await?;
         Ok(())
     }
 
@@ -469,14 +472,8 @@ impl Identity {
         let password = Self::acceptable_password(new, &account.email)?;
         let hash = self.hasher.hash(&password).await?;
         let store = accounts::store_password_hash(principal.user_id, hash.as_str().to_owned());
-        let context = origin.context(actor_of(principal));
-        self.execute(
-            &context,
-            principal.user_id,
-            UserCommand::ChangePassword,
-            Some(store),
-        )
-        .await?;
+        self.execute_own(origin, principal, UserCommand::ChangePassword, Some(store))
+            .await?;
         Ok(())
     }
 
@@ -572,13 +569,8 @@ impl Identity {
             expires_at,
             now,
         };
-        self.execute(
-            &origin.context(actor_of(principal)),
-            principal.user_id,
-            command,
-            Some(record),
-        )
-        .await?;
+        self.execute_own(origin, principal, command, Some(record))
+            .await?;
         Ok((token_id, minted.value))
     }
 
@@ -589,13 +581,7 @@ impl Identity {
         token_id: Uuid,
     ) -> Result<(), IdentityError> {
         let command = UserCommand::RevokeApiToken { token_id };
-        self.execute(
-            &origin.context(actor_of(principal)),
-            principal.user_id,
-            command,
-            None,
-        )
-        .await?;
+        self.execute_own(origin, principal, command, None).await?;
         Ok(())
     }
 
@@ -741,14 +727,8 @@ impl Identity {
         .await?;
         let codes = RecoveryCodes::generate(RecoveryCodes::DEFAULT_COUNT);
         let store = accounts::store_recovery_codes(principal.user_id, codes.digests().to_vec());
-        let context = origin.context(actor_of(principal));
-        self.execute(
-            &context,
-            principal.user_id,
-            UserCommand::EnableTwoFactor,
-            Some(store),
-        )
-        .await?;
+        self.execute_own(origin, principal, UserCommand::EnableTwoFactor, Some(store))
+            .await?;
         Ok(codes.codes().to_vec())
     }
 
