@@ -7,7 +7,7 @@
 //! - [`role`]: the six roles of Aegis.
 //! - [`scoring`]: the `ScoringPolicy` aggregate and the pure technique score.
 //! - [`security_policy`]: organisation-wide security settings (roles that require two-factor login).
-//! - [`test_case`]: the `TestCase` aggregate: the red/blue workflow of one procedure against one technique.
+//! - [`test_case`](mod@test_case): the `TestCase` aggregate: the red/blue workflow of one procedure against one technique.
 //! - [`user`]: the `User` aggregate: profile, roles, activation, and the account's security lifecycle
 //!   (sign-ins, passwords, two-factor login, API tokens, refused operations).
 //!
