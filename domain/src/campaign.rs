@@ -36,6 +36,7 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::role::Role;
+use crate::text::{is_allowed_in_text, is_technique_id, label, prose, string_newtype};
 
 /// Long enough for a descriptive title, short enough for every list and report heading.
 const NAME_MAX_CHARS: usize = 200;
@@ -55,12 +56,6 @@ const MAX_REPEATED_HOUR_STEPS: usize = 24 * 60;
 /// Roles that plan and run campaigns; admins may always act as well.
 const CAMPAIGN_MANAGERS: &[Role] = &[Role::RedLead, Role::BlueLead];
 
-/// Whether `character` is allowed in free text: line breaks and tabs yes (text areas send them), other
-/// control characters no (they forge lines in logs and break layouts).
-fn is_allowed_in_text(character: char) -> bool {
-    !character.is_control() || matches!(character, '\n' | '\r' | '\t')
-}
-
 /// A campaign's title: trimmed, 1 to 200 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -69,44 +64,13 @@ pub struct CampaignName(String);
 impl CampaignName {
     /// Trims and checks `input`; the reason for a rejection is in [`CampaignError::InvalidName`].
     pub fn parse(input: &str) -> Result<Self, CampaignError> {
-        let invalid = |reason: &str| Err(CampaignError::InvalidName(reason.to_owned()));
-        let name = input.trim();
-        if name.is_empty() {
-            return invalid("it is empty");
-        }
-        if name.chars().count() > NAME_MAX_CHARS {
-            return invalid("it is longer than 200 characters");
-        }
-        if name.chars().any(char::is_control) {
-            return invalid("it contains control characters");
-        }
-        Ok(Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+        label(input, NAME_MAX_CHARS)
+            .map(|name| Self(name.to_owned()))
+            .map_err(CampaignError::InvalidName)
     }
 }
 
-impl TryFrom<String> for CampaignName {
-    type Error = CampaignError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<CampaignName> for String {
-    fn from(name: CampaignName) -> Self {
-        name.0
-    }
-}
-
-impl fmt::Display for CampaignName {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+string_newtype!(CampaignName, CampaignError);
 
 /// What a campaign is about, in free text: trimmed, at most 5000 characters, line breaks allowed. May be
 /// empty ([`Default`]).
@@ -127,25 +91,9 @@ impl CampaignDescription {
         }
         Ok(Self(description.to_owned()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for CampaignDescription {
-    type Error = CampaignError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<CampaignDescription> for String {
-    fn from(description: CampaignDescription) -> Self {
-        description.0
-    }
-}
+string_newtype!(CampaignDescription, CampaignError, without Display);
 
 /// Why a campaign was cancelled: trimmed, 1 to 500 characters, line breaks allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -155,38 +103,13 @@ pub struct CancellationReason(String);
 impl CancellationReason {
     /// Trims and checks `input`; the reason for a rejection is in [`CampaignError::InvalidReason`].
     pub fn parse(input: &str) -> Result<Self, CampaignError> {
-        let invalid = |reason: &str| Err(CampaignError::InvalidReason(reason.to_owned()));
-        let reason = input.trim();
-        if reason.is_empty() {
-            return invalid("it is empty");
-        }
-        if reason.chars().count() > REASON_MAX_CHARS {
-            return invalid("it is longer than 500 characters");
-        }
-        if !reason.chars().all(is_allowed_in_text) {
-            return invalid("it contains control characters other than line breaks and tabs");
-        }
-        Ok(Self(reason.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+        prose(input, REASON_MAX_CHARS)
+            .map(|reason| Self(reason.to_owned()))
+            .map_err(CampaignError::InvalidReason)
     }
 }
 
-impl TryFrom<String> for CancellationReason {
-    type Error = CampaignError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<CancellationReason> for String {
-    fn from(reason: CancellationReason) -> Self {
-        reason.0
-    }
-}
+string_newtype!(CancellationReason, CampaignError, without Display);
 
 /// An ATT&CK technique or sub-technique id in a campaign's scope: `T` and four digits, optionally `.` and
 /// three more (`T1059`, `T1059.001`). Trimmed and upper-cased, so `t1059` and `T1059` are one technique.
@@ -201,19 +124,7 @@ impl ScopeTechnique {
     /// Normalises and checks `input`; the reason for a rejection is in [`CampaignError::InvalidScope`].
     pub fn parse(input: &str) -> Result<Self, CampaignError> {
         let id = input.trim().to_ascii_uppercase();
-        let digits = |part: &str, count: usize| {
-            part.len() == count && part.bytes().all(|byte| byte.is_ascii_digit())
-        };
-        let valid = match id.strip_prefix('T') {
-            Some(rest) => match rest.split_once('.') {
-                Some((technique, sub_technique)) => {
-                    digits(technique, 4) && digits(sub_technique, 3)
-                }
-                None => digits(rest, 4),
-            },
-            None => false,
-        };
-        if !valid {
+        if !is_technique_id(&id) {
             return Err(CampaignError::InvalidScope(format!(
                 "\"{}\" is not a technique id such as T1059 or T1059.001",
                 input.trim()
@@ -221,31 +132,9 @@ impl ScopeTechnique {
         }
         Ok(Self(id))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for ScopeTechnique {
-    type Error = CampaignError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ScopeTechnique> for String {
-    fn from(technique: ScopeTechnique) -> Self {
-        technique.0
-    }
-}
-
-impl fmt::Display for ScopeTechnique {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+string_newtype!(ScopeTechnique, CampaignError);
 
 /// An ATT&CK group id in a campaign's scope: `G` and four digits (`G0016`). Trimmed and upper-cased.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -267,31 +156,9 @@ impl ScopeThreatActor {
         }
         Ok(Self(id))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for ScopeThreatActor {
-    type Error = CampaignError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ScopeThreatActor> for String {
-    fn from(actor: ScopeThreatActor) -> Self {
-        actor.0
-    }
-}
-
-impl fmt::Display for ScopeThreatActor {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+string_newtype!(ScopeThreatActor, CampaignError);
 
 /// What a campaign covers: techniques, a threat actor, or both, never nothing. Persisted as
 /// `{"techniques":["T1059"],"threat_actor":"G0016"}` (`threat_actor` may be `null`).

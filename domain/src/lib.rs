@@ -8,6 +8,8 @@
 //! - [`scoring`]: the `ScoringPolicy` aggregate and the pure technique score.
 //! - [`security_policy`]: organisation-wide security settings (roles that require two-factor login).
 //! - [`test_case`](mod@test_case): the `TestCase` aggregate: the red/blue workflow of one procedure against one technique.
+//! - `text` (crate-private): what the string value types share: the `string_newtype!` macro and the label,
+//!   prose and technique-id checks used by more than one type.
 //! - [`user`]: the `User` aggregate: profile, roles, activation, and the account's security lifecycle
 //!   (sign-ins, passwords, two-factor login, API tokens, refused operations).
 //!
@@ -25,4 +27,5 @@ pub mod role;
 pub mod scoring;
 pub mod security_policy;
 pub mod test_case;
+mod text;
 pub mod user;

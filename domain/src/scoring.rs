@@ -23,6 +23,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
+use crate::text::{label, prose, string_newtype};
 
 /// Room for a descriptive label in a policy picker.
 const NAME_MAX_CHARS: usize = 100;
@@ -39,11 +40,6 @@ const FULL_SCORE: u32 = 10_000;
 const PPM: u64 = 1_000_000;
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
-/// Whether `character` is allowed in a reason: line breaks and tabs yes, other control characters no.
-fn is_allowed_in_text(character: char) -> bool {
-    !character.is_control() || matches!(character, '\n' | '\r' | '\t')
-}
-
 /// A policy's label: trimmed, 1 to 100 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -52,44 +48,13 @@ pub struct PolicyName(String);
 impl PolicyName {
     /// Trims and checks `input`; the reason for a rejection is in [`ScoringPolicyError::InvalidName`].
     pub fn parse(input: &str) -> Result<Self, ScoringPolicyError> {
-        let invalid = |reason: &str| Err(ScoringPolicyError::InvalidName(reason.to_owned()));
-        let name = input.trim();
-        if name.is_empty() {
-            return invalid("it is empty");
-        }
-        if name.chars().count() > NAME_MAX_CHARS {
-            return invalid("it is longer than 100 characters");
-        }
-        if name.chars().any(char::is_control) {
-            return invalid("it contains control characters");
-        }
-        Ok(Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+        label(input, NAME_MAX_CHARS)
+            .map(|name| Self(name.to_owned()))
+            .map_err(ScoringPolicyError::InvalidName)
     }
 }
 
-impl TryFrom<String> for PolicyName {
-    type Error = ScoringPolicyError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<PolicyName> for String {
-    fn from(name: PolicyName) -> Self {
-        name.0
-    }
-}
-
-impl fmt::Display for PolicyName {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+string_newtype!(PolicyName, ScoringPolicyError);
 
 /// Why a policy changed, for the audit trail: trimmed, 1 to 500 characters, line breaks allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -99,38 +64,13 @@ pub struct ChangeReason(String);
 impl ChangeReason {
     /// Trims and checks `input`; the reason for a rejection is in [`ScoringPolicyError::InvalidReason`].
     pub fn parse(input: &str) -> Result<Self, ScoringPolicyError> {
-        let invalid = |reason: &str| Err(ScoringPolicyError::InvalidReason(reason.to_owned()));
-        let reason = input.trim();
-        if reason.is_empty() {
-            return invalid("it is empty");
-        }
-        if reason.chars().count() > REASON_MAX_CHARS {
-            return invalid("it is longer than 500 characters");
-        }
-        if !reason.chars().all(is_allowed_in_text) {
-            return invalid("it contains control characters other than line breaks and tabs");
-        }
-        Ok(Self(reason.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+        prose(input, REASON_MAX_CHARS)
+            .map(|reason| Self(reason.to_owned()))
+            .map_err(ScoringPolicyError::InvalidReason)
     }
 }
 
-impl TryFrom<String> for ChangeReason {
-    type Error = ScoringPolicyError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ChangeReason> for String {
-    fn from(reason: ChangeReason) -> Self {
-        reason.0
-    }
-}
+string_newtype!(ChangeReason, ScoringPolicyError, without Display);
 
 /// The result of one validated test against a technique, from worst to best (the order of `Ord`).
 /// Persisted by name (`"not_detected"`).

@@ -75,6 +75,7 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::role::Role;
+use crate::text::{is_technique_id, label, prose, string_newtype};
 
 /// Room for a descriptive title while still fitting the lists and reports it appears in.
 const TITLE_MAX_CHARS: usize = 200;
@@ -96,70 +97,6 @@ const TEAM: &[Role] = &[Role::RedLead, Role::RedTech, Role::BlueLead, Role::Blue
 /// Detection rules are blue's knowledge; leads may also link the rules a test is expected to fire.
 const RULE_KEEPERS: &[Role] = &[Role::RedLead, Role::BlueLead, Role::BlueTech];
 
-/// The parts every string value type here shares: reading it back (`as_str`, `Display`) and serde as a plain
-/// string that `parse` checks again when read, so no stored or received value bypasses the rules.
-macro_rules! string_value {
-    ($($name:ident),+ $(,)?) => {$(
-        impl $name {
-            /// The value as normalised by `parse`.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = TestCaseError;
-
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str(&self.0)
-            }
-        }
-    )+};
-}
-
-string_value!(
-    TechniqueId,
-    Title,
-    Tag,
-    Platform,
-    Target,
-    ToolName,
-    DetectionRuleRef,
-    TemplateRef,
-    Sha256,
-    FileName,
-    Text,
-    Note,
-);
-
-/// Trims `input` and checks that it is a one-line label of 1 to `max` characters; the error is the reason.
-fn label(input: &str, max: usize) -> Result<&str, String> {
-    let label = input.trim();
-    if label.is_empty() {
-        return Err("it is empty".to_owned());
-    }
-    // Characters, not bytes: a label in Greek or Japanese gets the same room as one in English.
-    if label.chars().count() > max {
-        return Err(format!("it is longer than {max} characters"));
-    }
-    if label.chars().any(char::is_control) {
-        return Err("it contains control characters".to_owned());
-    }
-    Ok(label)
-}
-
 /// An ATT&CK technique or sub-technique id: `T`, four digits, and for a sub-technique `.` and three digits
 /// (`T1003`, `T1003.001`). Trimmed and upper-cased, so `t1003.001` is the same id.
 ///
@@ -172,19 +109,8 @@ pub struct TechniqueId(String);
 impl TechniqueId {
     /// Normalises and checks `input`; a rejection carries the input in [`TestCaseError::InvalidTechnique`].
     pub fn parse(input: &str) -> Result<Self, TestCaseError> {
-        let digits = |part: &str, count: usize| {
-            part.len() == count && part.bytes().all(|byte| byte.is_ascii_digit())
-        };
         let id = input.trim().to_uppercase();
-        let well_formed = id
-            .strip_prefix('T')
-            .is_some_and(|number| match number.split_once('.') {
-                Some((technique, sub_technique)) => {
-                    digits(technique, 4) && digits(sub_technique, 3)
-                }
-                None => digits(number, 4),
-            });
-        if !well_formed {
+        if !is_technique_id(&id) {
             return Err(TestCaseError::InvalidTechnique(input.to_owned()));
         }
         Ok(Self(id))
@@ -203,6 +129,8 @@ impl TechniqueId {
     }
 }
 
+string_newtype!(TechniqueId, TestCaseError);
+
 /// What a test case is called: trimmed, 1 to 200 characters, one line. Case is kept as typed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -216,6 +144,8 @@ impl Title {
             .map_err(TestCaseError::InvalidTitle)
     }
 }
+
+string_newtype!(Title, TestCaseError);
 
 /// A keyword for filtering test cases (`credential-access`, `q3 exercise`): trimmed and lower-cased so that
 /// one tag has one spelling, 1 to 50 characters, one line.
@@ -231,6 +161,8 @@ impl Tag {
             .map_err(TestCaseError::InvalidTag)
     }
 }
+
+string_newtype!(Tag, TestCaseError);
 
 /// A platform the procedure runs on (`windows`, `linux`, `macos`, `office-365`, `iaas:aws`, …): trimmed and
 /// lower-cased, 1 to 50 characters, one line. A validated string rather than an enum because ATT&CK and the
@@ -248,6 +180,8 @@ impl Platform {
     }
 }
 
+string_newtype!(Platform, TestCaseError);
+
 /// A system the procedure is run against (a host name, an address, a cloud account): trimmed, 1 to 255
 /// characters, one line, case kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -262,6 +196,8 @@ impl Target {
             .map_err(TestCaseError::InvalidTarget)
     }
 }
+
+string_newtype!(Target, TestCaseError);
 
 /// The defensive tool an outcome is about (`CrowdStrike Falcon`, `Splunk`): trimmed, 1 to 255 characters,
 /// one line. Case is kept and compared, so a run has one outcome per exact spelling.
@@ -278,6 +214,8 @@ impl ToolName {
     }
 }
 
+string_newtype!(ToolName, TestCaseError);
+
 /// The id of a detection rule in whatever system holds it (a Sigma id, a SIEM search name): trimmed, 1 to
 /// 255 characters, one line, case kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -292,6 +230,8 @@ impl DetectionRuleRef {
             .map_err(TestCaseError::InvalidDetectionRule)
     }
 }
+
+string_newtype!(DetectionRuleRef, TestCaseError);
 
 /// The id of an entry in a procedure library (a CALDERA ability id, a LOLBAS or GTFOBins entry name):
 /// trimmed, 1 to 255 characters, one line, case kept.
@@ -308,6 +248,8 @@ impl TemplateRef {
     }
 }
 
+string_newtype!(TemplateRef, TestCaseError);
+
 /// A SHA-256 digest as 64 hexadecimal digits, trimmed and lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -323,6 +265,8 @@ impl Sha256 {
         Ok(Self(digest))
     }
 }
+
+string_newtype!(Sha256, TestCaseError);
 
 /// The name of an evidence file as uploaded: trimmed, 1 to 255 characters, one line, and a name rather than
 /// a path (no `/` or `\`), so it is safe to offer as a download name.
@@ -342,6 +286,8 @@ impl FileName {
         Ok(Self(name.to_owned()))
     }
 }
+
+string_newtype!(FileName, TestCaseError);
 
 /// Free text kept exactly as typed (indentation in steps and output matters): at most 10,000 characters,
 /// possibly empty. Only NUL is refused, because the event store (Postgres JSON) cannot hold it; other control
@@ -367,6 +313,8 @@ impl Text {
     }
 }
 
+string_newtype!(Text, TestCaseError);
+
 /// Prose a person writes for other people: a comment, or the reason for rejecting, abandoning or reopening.
 /// Trimmed, 1 to 10,000 characters; line breaks and tabs are kept, other control characters refused.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -376,25 +324,13 @@ pub struct Note(String);
 impl Note {
     /// Trims and checks `input`; the reason for a rejection is in [`TestCaseError::InvalidNote`].
     pub fn parse(input: &str) -> Result<Self, TestCaseError> {
-        let invalid = |reason: &str| Err(TestCaseError::InvalidNote(reason.to_owned()));
-        let note = input.trim();
-        if note.is_empty() {
-            return invalid("it is empty");
-        }
-        if note.chars().count() > TEXT_MAX_CHARS {
-            return Err(TestCaseError::InvalidNote(format!(
-                "it is longer than {TEXT_MAX_CHARS} characters"
-            )));
-        }
-        if note
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return invalid("it contains control characters other than line breaks and tabs");
-        }
-        Ok(Self(note.to_owned()))
+        prose(input, TEXT_MAX_CHARS)
+            .map(|note| Self(note.to_owned()))
+            .map_err(TestCaseError::InvalidNote)
     }
 }
+
+string_newtype!(Note, TestCaseError);
 
 /// Where the procedure comes from. Persisted inside the plan as an object tagged by `kind`
 /// (`{"kind":"atomic_test","guid":"…"}`), so a variant's name and fields are part of the event schema.

@@ -8,7 +8,6 @@
 //! not here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -17,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::role::Role;
+use crate::text::{label, string_newtype};
 
 /// Upper bound from RFC 5321 (a path is at most 256 octets including the angle brackets).
 const EMAIL_MAX_CHARS: usize = 254;
@@ -67,32 +67,9 @@ impl Email {
         }
         Ok(Self(email))
     }
-
-    /// The normalised address.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for Email {
-    type Error = UserError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Email> for String {
-    fn from(email: Email) -> Self {
-        email.0
-    }
-}
-
-impl fmt::Display for Email {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+string_newtype!(Email, UserError);
 
 /// The name shown for a user: trimmed, 1 to 100 characters, no control characters (which would break
 /// layouts and logs). Case is kept as typed.
@@ -103,46 +80,13 @@ pub struct DisplayName(String);
 impl DisplayName {
     /// Trims and checks `input`; the reason for a rejection is in [`UserError::InvalidDisplayName`].
     pub fn parse(input: &str) -> Result<Self, UserError> {
-        let invalid = |reason: &str| Err(UserError::InvalidDisplayName(reason.to_owned()));
-        let name = input.trim();
-        if name.is_empty() {
-            return invalid("it is empty");
-        }
-        // Characters, not bytes: a name in Greek or Japanese must get the same room as one in English.
-        if name.chars().count() > DISPLAY_NAME_MAX_CHARS {
-            return invalid("it is longer than 100 characters");
-        }
-        if name.chars().any(char::is_control) {
-            return invalid("it contains control characters");
-        }
-        Ok(Self(name.to_owned()))
-    }
-
-    /// The trimmed name.
-    pub fn as_str(&self) -> &str {
-        &self.0
+        label(input, DISPLAY_NAME_MAX_CHARS)
+            .map(|name| Self(name.to_owned()))
+            .map_err(UserError::InvalidDisplayName)
     }
 }
 
-impl TryFrom<String> for DisplayName {
-    type Error = UserError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<DisplayName> for String {
-    fn from(name: DisplayName) -> Self {
-        name.0
-    }
-}
-
-impl fmt::Display for DisplayName {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+string_newtype!(DisplayName, UserError);
 
 /// The label a user gives an API token so they can tell their tokens apart: trimmed, 1 to 100 characters,
 /// no control characters. Never the token's value.
@@ -153,45 +97,13 @@ pub struct TokenName(String);
 impl TokenName {
     /// Trims and checks `input`; the reason for a rejection is in [`UserError::InvalidTokenName`].
     pub fn parse(input: &str) -> Result<Self, UserError> {
-        let invalid = |reason: &str| Err(UserError::InvalidTokenName(reason.to_owned()));
-        let name = input.trim();
-        if name.is_empty() {
-            return invalid("it is empty");
-        }
-        if name.chars().count() > TOKEN_NAME_MAX_CHARS {
-            return invalid("it is longer than 100 characters");
-        }
-        if name.chars().any(char::is_control) {
-            return invalid("it contains control characters");
-        }
-        Ok(Self(name.to_owned()))
-    }
-
-    /// The trimmed name.
-    pub fn as_str(&self) -> &str {
-        &self.0
+        label(input, TOKEN_NAME_MAX_CHARS)
+            .map(|name| Self(name.to_owned()))
+            .map_err(UserError::InvalidTokenName)
     }
 }
 
-impl TryFrom<String> for TokenName {
-    type Error = UserError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<TokenName> for String {
-    fn from(name: TokenName) -> Self {
-        name.0
-    }
-}
-
-impl fmt::Display for TokenName {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+string_newtype!(TokenName, UserError);
 
 /// What an API token may do. Persisted inside `ApiTokenCreated` as an object tagged by `kind`
 /// (`{"kind":"read_only"}`), so a variant's name and fields are part of the event schema.
