@@ -25,6 +25,7 @@ use crate::auth::identity::RequestOrigin;
 use crate::auth::session::{PresentedToken, presented_token};
 use crate::database::schema_version;
 use crate::edge::harden;
+use crate::graphql::RequestedIdempotencyKey;
 use crate::graphql::guard::with_caller;
 use crate::graphql::{AegisSchema, schema};
 use crate::state::AppState;
@@ -113,7 +114,15 @@ async fn request_with_caller(
     request: async_graphql::Request,
 ) -> async_graphql::Request {
     let authentication = state.identity.authenticator().authenticate(headers).await;
-    with_caller(state, authentication, request).data(request_origin(headers, client_ip))
+    let idempotency_key = headers.get("idempotency-key").map(|value| {
+        RequestedIdempotencyKey(String::from_utf8_lossy(value.as_bytes()).into_owned())
+    });
+    let request =
+        with_caller(state, authentication, request).data(request_origin(headers, client_ip));
+    match idempotency_key {
+        Some(key) => request.data(key),
+        None => request,
+    }
 }
 
 fn request_origin(headers: &HeaderMap, client_ip: Option<IpAddr>) -> RequestOrigin {

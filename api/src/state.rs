@@ -3,6 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use commands::context::SystemClock;
+use commands::service::CommandService;
+use domain::test_case::TestCase;
 use projections::projector::Projector;
 use sqlx::PgPool;
 
@@ -39,6 +42,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub projector: Projector,
     pub identity: Identity,
+    /// The red/blue workflow's commands.
+    pub test_cases: Arc<CommandService<TestCase>>,
     pub web: WebSettings,
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
@@ -47,6 +52,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(pool: PgPool, projector: Projector, identity: Identity, web: WebSettings) -> Self {
         Self {
+            test_cases: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
             pool,
             projector,
             identity,

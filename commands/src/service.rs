@@ -137,6 +137,44 @@ where
         command: A::Command,
         in_transaction: Option<InTransaction>,
     ) -> Result<CommandOutcome, CommandError<A::Error>> {
+        let (outcome, _) = self
+            .execute_observed(context, aggregate_id, command, in_transaction)
+            .await?;
+        Ok(outcome)
+    }
+
+    /// [`Self::execute`], also returning the aggregate as the command left it (what a mutation answers
+    /// with). A replayed request loads it afresh.
+    pub async fn execute_returning(
+        &self,
+        context: &CommandContext,
+        aggregate_id: &str,
+        command: A::Command,
+    ) -> Result<(CommandOutcome, A), CommandError<A::Error>> {
+        let (outcome, aggregate) = self
+            .execute_observed(context, aggregate_id, command, None)
+            .await?;
+        let aggregate = match aggregate {
+            Some(aggregate) => aggregate,
+            None => {
+                self.store
+                    .load_aggregate(aggregate_id)
+                    .await
+                    .map_err(from_aggregate_error)?
+                    .aggregate
+            }
+        };
+        Ok((outcome, aggregate))
+    }
+
+    /// Executes inside the command's span and records its outcome in metrics.
+    async fn execute_observed(
+        &self,
+        context: &CommandContext,
+        aggregate_id: &str,
+        command: A::Command,
+        in_transaction: Option<InTransaction>,
+    ) -> Result<(CommandOutcome, Option<A>), CommandError<A::Error>> {
         let span = tracing::info_span!(
             "command",
             aggregate_type = A::TYPE,
@@ -150,7 +188,7 @@ where
             .instrument(span.clone())
             .await;
         let outcome = match &result {
-            Ok(outcome) if outcome.replayed => "replayed",
+            Ok((outcome, _)) if outcome.replayed => "replayed",
             Ok(_) => "applied",
             Err(CommandError::Rejected(_)) => "rejected",
             Err(CommandError::Conflict { .. }) => "conflict",
@@ -161,7 +199,7 @@ where
         span.record("outcome", outcome);
         metrics::counter!("aegis_commands_total", "aggregate" => A::TYPE, "outcome" => outcome)
             .increment(1);
-        if let Ok(outcome) = &result {
+        if let Ok((outcome, _)) = &result {
             metrics::counter!("aegis_events_appended_total", "aggregate" => A::TYPE)
                 .increment(outcome.appended.unsigned_abs());
         }
@@ -174,7 +212,7 @@ where
         aggregate_id: &str,
         command: A::Command,
         in_transaction: Option<InTransaction>,
-    ) -> Result<CommandOutcome, CommandError<A::Error>> {
+    ) -> Result<(CommandOutcome, Option<A>), CommandError<A::Error>> {
         let digest = request_digest::<A>(aggregate_id, &command)?;
         if let Some(key) = &context.idempotency_key {
             let earlier = self
@@ -183,7 +221,7 @@ where
                 .await
                 .map_err(store_error)?;
             if let Some(earlier) = earlier {
-                return replay(&earlier, &digest);
+                return replay(&earlier, &digest).map(|outcome| (outcome, None));
             }
         }
 
@@ -249,7 +287,7 @@ where
             .append(&serialized, record.as_ref(), changes)
             .await;
         match stored {
-            Ok(()) => Ok(outcome),
+            Ok(()) => Ok((outcome, Some(aggregate_context.aggregate))),
             Err(AppendError::Conflict) => Err(CommandError::Conflict {
                 aggregate_type: A::TYPE,
                 aggregate_id: aggregate_id.to_owned(),
@@ -265,7 +303,7 @@ where
                     None => None,
                 };
                 match earlier {
-                    Some(earlier) => replay(&earlier, &digest),
+                    Some(earlier) => replay(&earlier, &digest).map(|outcome| (outcome, None)),
                     None => Err(store_error(AppendError::IdempotencyKeyTaken)),
                 }
             }
@@ -275,7 +313,11 @@ where
     }
 }
 
-/// Identifies a request by what it asks for: same aggregate type, id and command (as JSON) → same digest.
+/// The top-level field of a command that says when it was issued, left out of its request digest.
+const ISSUED_AT_FIELD: &str = "at";
+
+/// Identifies a request by what it asks for: same aggregate type, id and command (as JSON, without its
+/// `at`) → same digest.
 fn request_digest<A: Aggregate>(
     aggregate_id: &str,
     command: &A::Command,
@@ -284,8 +326,13 @@ where
     A::Command: Serialize,
     A::Error: Send + Sync + 'static,
 {
-    let command =
-        serde_json::to_vec(command).map_err(|error| CommandError::Store(Box::new(error)))?;
+    let to_store_error = |error: serde_json::Error| CommandError::Store(Box::new(error));
+    let mut command = serde_json::to_value(command).map_err(to_store_error)?;
+    // Commands carry the moment they were issued (`at`); a retry is the same request issued later.
+    if let Some(fields) = command.as_object_mut() {
+        fields.remove(ISSUED_AT_FIELD);
+    }
+    let command = serde_json::to_vec(&command).map_err(to_store_error)?;
     let mut hasher = Sha256::new();
     for part in [A::TYPE.as_bytes(), aggregate_id.as_bytes(), &command] {
         hasher.update((part.len() as u64).to_be_bytes());

@@ -45,10 +45,15 @@ pub enum Operation {
     ReadSecurityPolicy,
     /// Change the security settings.
     ManageSecurityPolicy,
+    /// Test cases, with blind tests redacted for blue.
+    ReadTestCases,
+    /// Plan, run, judge and approve test cases; which step each role may take is decided by the `TestCase`
+    /// aggregate itself.
+    WorkOnTestCases,
 }
 
 impl Operation {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -58,6 +63,8 @@ impl Operation {
         Self::ReadSystemStatus,
         Self::ReadSecurityPolicy,
         Self::ManageSecurityPolicy,
+        Self::ReadTestCases,
+        Self::WorkOnTestCases,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -66,7 +73,11 @@ impl Operation {
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ManageOwnAccount
-            | Self::ReadSecurityPolicy => Audience::SignedIn,
+            | Self::ReadSecurityPolicy
+            | Self::ReadTestCases => Audience::SignedIn,
+            Self::WorkOnTestCases => {
+                Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
+            }
             Self::ReadUsers => Audience::Roles(&[Role::RedLead, Role::BlueLead]),
             Self::ManageUsers | Self::ReadSystemStatus | Self::ManageSecurityPolicy => {
                 Audience::Roles(&[])
@@ -79,12 +90,14 @@ impl Operation {
             Self::SignIn
             | Self::ManageOwnAccount
             | Self::ManageUsers
-            | Self::ManageSecurityPolicy => Access::Write,
+            | Self::ManageSecurityPolicy
+            | Self::WorkOnTestCases => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
             | Self::ReadSystemStatus
-            | Self::ReadSecurityPolicy => Access::Read,
+            | Self::ReadSecurityPolicy
+            | Self::ReadTestCases => Access::Read,
         }
     }
 
@@ -104,6 +117,10 @@ impl Operation {
             Self::ReadSystemStatus => "read projection progress",
             Self::ReadSecurityPolicy => "read the security policy",
             Self::ManageSecurityPolicy => "require two-factor login per role",
+            Self::ReadTestCases => "read test cases (blind tests redacted for blue)",
+            Self::WorkOnTestCases => {
+                "plan, run, judge, approve test cases (each step as the workflow allows)"
+            }
         }
     }
 }

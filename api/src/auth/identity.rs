@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use commands::accounts::{
     self, Account, AccountChange, IssuedToken, SecurityPolicyTable, TokenKind, UserAccounts,
 };
-use commands::context::{Actor, Clock, CommandContext};
+use commands::context::{Actor, Clock, CommandContext, IdempotencyKey};
 use commands::password::{HashError, Password, PasswordHash, PasswordHasher, PasswordPolicy};
 use commands::service::{CommandError, CommandOutcome, CommandService};
 use commands::throttle::{LoginThrottle, ThrottleError, ThrottleKey, ThrottlePolicy};
@@ -151,10 +151,19 @@ pub struct RequestOrigin {
 
 impl RequestOrigin {
     fn context(self, actor: Actor) -> CommandContext {
+        self.command_context(actor, None)
+    }
+
+    /// The metadata of a command issued by this request.
+    pub fn command_context(
+        self,
+        actor: Actor,
+        idempotency_key: Option<IdempotencyKey>,
+    ) -> CommandContext {
         CommandContext {
             actor,
             correlation_id: self.correlation_id,
-            idempotency_key: None,
+            idempotency_key,
             client_ip: self.client_ip,
         }
     }

@@ -27,6 +27,14 @@ pub enum ApiError {
         message: String,
         retry_after: Duration,
     },
+    /// A domain rule refused the command: `code` is one of the API's codes, `reason` the domain's stable
+    /// code (e.g. WRONG_STATE, NOT_ASSIGNEE, SELF_APPROVAL).
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        reason: &'static str,
+        message: String,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -44,6 +52,7 @@ impl ApiError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Refused { code, .. } => code,
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -70,10 +79,17 @@ impl ErrorExtensions for ApiError {
             Self::RateLimited { retry_after, .. } => Some(retry_after.as_secs().max(1)),
             _ => None,
         };
+        let reason = match self {
+            Self::Refused { reason, .. } => Some(*reason),
+            _ => None,
+        };
         async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| {
             extensions.set("code", code);
             if let Some(seconds) = retry_after {
                 extensions.set("retryAfterSeconds", seconds);
+            }
+            if let Some(reason) = reason {
+                extensions.set("reason", reason);
             }
         })
     }
@@ -97,6 +113,26 @@ impl From<IdentityError> for ApiError {
             IdentityError::UnknownUser => Self::NotFound(message),
             IdentityError::Conflict(_) => Self::Conflict(message),
             IdentityError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl ApiError {
+    /// A domain refusal with its stable `reason`, classified into the API's codes by what the caller can do
+    /// about it.
+    pub fn refused(reason: &'static str, message: String) -> Self {
+        let code = match reason {
+            "ROLE_REQUIRED" | "NOT_ASSIGNEE" | "SELF_APPROVAL" => "FORBIDDEN",
+            "NOT_FOUND" | "UNKNOWN_EVIDENCE" => "NOT_FOUND",
+            reason if reason.starts_with("INVALID_") || reason == "INCONSISTENT_OUTCOME" => {
+                "VALIDATION"
+            }
+            _ => "CONFLICT",
+        };
+        Self::Refused {
+            code,
+            reason,
+            message,
         }
     }
 }

@@ -6,6 +6,7 @@ mod error;
 pub mod guard;
 mod scalars;
 mod system;
+mod test_cases;
 mod users;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -13,6 +14,10 @@ use async_graphql::{MergedObject, MergedSubscription, Schema};
 use crate::state::AppState;
 
 pub use error::ApiError;
+
+/// The `Idempotency-Key` header of a request: a retried mutation with the same key returns its first result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedIdempotencyKey(pub String);
 
 /// Every query, by area.
 #[derive(MergedObject, Default, Debug)]
@@ -24,7 +29,11 @@ pub struct Query(
 
 /// Every change, by area.
 #[derive(MergedObject, Default, Debug)]
-pub struct Mutation(account::AccountMutation, users::UsersMutation);
+pub struct Mutation(
+    account::AccountMutation,
+    users::UsersMutation,
+    test_cases::TestCasesMutation,
+);
 
 /// Every live update, by area.
 #[derive(MergedSubscription, Default, Debug)]
