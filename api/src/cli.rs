@@ -72,7 +72,7 @@ fn parse_role(name: &str) -> Result<Role, String> {
 pub enum ProjectionsCommand {
     /// Empty a read model (all of them without NAME) and rebuild it from the first event.
     Rebuild {
-        /// One projection: audit_log, event_totals or users.
+        /// One projection: audit_log, event_totals, users, test_cases, campaigns or scoring_policies.
         name: Option<String>,
     },
 }

@@ -116,7 +116,9 @@ async fn projections_rebuild_from_the_command_line(pool: PgPool) {
     let rebuilt = aegis(&pool, &["projections", "rebuild"]);
     assert!(rebuilt.status.success(), "{rebuilt:?}");
     assert!(
-        stdout(&rebuilt).starts_with("rebuilt audit_log, event_totals, users in "),
+        stdout(&rebuilt).starts_with(
+            "rebuilt audit_log, event_totals, users, test_cases, campaigns, scoring_policies in "
+        ),
         "{}",
         stdout(&rebuilt)
     );
@@ -137,7 +139,7 @@ async fn projections_rebuild_from_the_command_line(pool: PgPool) {
     let message = String::from_utf8_lossy(&unknown.stderr);
     assert!(
         message
-            .contains("no projection is named \"nonsense\"; known: audit_log, event_totals, users"),
+            .contains("no projection is named \"nonsense\"; known: audit_log, event_totals, users, test_cases, campaigns, scoring_policies"),
         "{message}"
     );
 }

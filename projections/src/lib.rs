@@ -5,6 +5,10 @@
 //!   projection's checkpoint stored in the same transaction as its read-model update; rebuild and lag.
 //! - [`leader`]: among several Aegis processes, only the holder of a Postgres advisory lock runs projectors.
 //! - [`audit_log`], [`event_totals`], [`users`]: the read models, each a table plus the functions that read it.
+//! - [`test_cases`]: the red/blue workflow per test case (state, plan, derived outcome and time to detect) with
+//!   its runs, outcomes, executions, comments and evidence; `TestCaseRow::redacted_for_blue` for blind tests.
+//! - [`campaigns`]: campaigns, their membership, template spawns, and progress computed from `test_cases`.
+//! - [`scoring_policies`]: scoring policies (the active one, every one) and every version of their settings.
 //!
 //! # Invariants
 //! - Events are read in `(tx_id, global_seq)` order and only below `pg_snapshot_xmin(pg_current_snapshot())`:
@@ -14,9 +18,12 @@
 //! - No dependency on `commands`, `importers` or `api`; no HTTP or GraphQL types.
 
 pub mod audit_log;
+pub mod campaigns;
 pub mod event_totals;
 pub mod leader;
 pub mod projector;
+pub mod scoring_policies;
+pub mod test_cases;
 pub mod users;
 
 use std::sync::Arc;
@@ -27,5 +34,8 @@ pub fn all() -> Vec<Arc<dyn projector::Projection>> {
         Arc::new(audit_log::AuditLog),
         Arc::new(event_totals::EventTotals),
         Arc::new(users::Users),
+        Arc::new(test_cases::TestCases),
+        Arc::new(campaigns::Campaigns),
+        Arc::new(scoring_policies::ScoringPolicies),
     ]
 }
