@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use commands::context::SystemClock;
 use commands::service::CommandService;
+use domain::campaign::Campaign;
+use domain::scoring::ScoringPolicy;
 use domain::test_case::TestCase;
 use projections::projector::Projector;
 use sqlx::PgPool;
@@ -44,6 +46,10 @@ pub struct AppState {
     pub identity: Identity,
     /// The red/blue workflow's commands.
     pub test_cases: Arc<CommandService<TestCase>>,
+    /// Campaigns: planning, running and closing them, their test cases and recurrence.
+    pub campaigns: Arc<CommandService<Campaign>>,
+    /// The scoring policies scores are computed with.
+    pub scoring_policies: Arc<CommandService<ScoringPolicy>>,
     pub web: WebSettings,
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
@@ -53,6 +59,12 @@ impl AppState {
     pub fn new(pool: PgPool, projector: Projector, identity: Identity, web: WebSettings) -> Self {
         Self {
             test_cases: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
+            campaigns: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
+            scoring_policies: Arc::new(CommandService::new(
+                pool.clone(),
+                (),
+                Arc::new(SystemClock),
+            )),
             pool,
             projector,
             identity,

@@ -250,3 +250,37 @@ async fn refusals_carry_stable_reasons_and_retries_are_idempotent(pool: PgPool) 
         field(&second, "addComment")["version"]
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_retried_creation_with_one_key_creates_one_test_case(pool: PgPool) {
+    let state = state(&pool);
+    let (_, red_lead) = signed_in(&state, &[Role::RedLead]).await;
+    let request = || {
+        axum::http::Request::post("/graphql")
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .header(
+                axum::http::header::AUTHORIZATION,
+                format!("Bearer {red_lead}"),
+            )
+            .header("idempotency-key", "plan-lsass-1")
+            .body(axum::body::Body::from(
+                serde_json::json!({ "query": plan(false) }).to_string(),
+            ))
+            .unwrap()
+    };
+    let (_, _, first) = support::send(&state, request()).await;
+    let (_, _, second) = support::send(&state, request()).await;
+    let first: Value = serde_json::from_str(&first).unwrap();
+    let second: Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(
+        field(&first, "planTestCase")["id"],
+        field(&second, "planTestCase")["id"]
+    );
+    assert_eq!(field(&second, "planTestCase")["replayed"], true);
+    let planned: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'TestCasePlanned'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(planned, 1);
+}

@@ -50,10 +50,15 @@ pub enum Operation {
     /// Plan, run, judge and approve test cases; which step each role may take is decided by the `TestCase`
     /// aggregate itself.
     WorkOnTestCases,
+    /// Create, edit, run and close campaigns and choose their test cases and recurrence; the `Campaign`
+    /// aggregate decides which change each status allows.
+    ManageCampaigns,
+    /// Define, change, activate and retire the scoring policies every score is computed with.
+    ManageScoringPolicies,
 }
 
 impl Operation {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -65,6 +70,8 @@ impl Operation {
         Self::ManageSecurityPolicy,
         Self::ReadTestCases,
         Self::WorkOnTestCases,
+        Self::ManageCampaigns,
+        Self::ManageScoringPolicies,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -78,10 +85,13 @@ impl Operation {
             Self::WorkOnTestCases => {
                 Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
             }
-            Self::ReadUsers => Audience::Roles(&[Role::RedLead, Role::BlueLead]),
-            Self::ManageUsers | Self::ReadSystemStatus | Self::ManageSecurityPolicy => {
-                Audience::Roles(&[])
+            Self::ReadUsers | Self::ManageCampaigns => {
+                Audience::Roles(&[Role::RedLead, Role::BlueLead])
             }
+            Self::ManageUsers
+            | Self::ReadSystemStatus
+            | Self::ManageSecurityPolicy
+            | Self::ManageScoringPolicies => Audience::Roles(&[]),
         }
     }
 
@@ -91,7 +101,9 @@ impl Operation {
             | Self::ManageOwnAccount
             | Self::ManageUsers
             | Self::ManageSecurityPolicy
-            | Self::WorkOnTestCases => Access::Write,
+            | Self::WorkOnTestCases
+            | Self::ManageCampaigns
+            | Self::ManageScoringPolicies => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
@@ -120,6 +132,12 @@ impl Operation {
             Self::ReadTestCases => "read test cases (blind tests redacted for blue)",
             Self::WorkOnTestCases => {
                 "plan, run, judge, approve test cases (each step as the workflow allows)"
+            }
+            Self::ManageCampaigns => {
+                "create, edit, activate, complete, cancel campaigns; their test cases and recurrence"
+            }
+            Self::ManageScoringPolicies => {
+                "define, change, rename, activate, deactivate, retire scoring policies"
             }
         }
     }
@@ -263,6 +281,29 @@ mod tests {
             assert_eq!(
                 authorize(&user(&[role]), Operation::ReadUsers),
                 Err(Denied::MissingRole)
+            );
+        }
+    }
+
+    #[test]
+    fn leads_manage_campaigns_and_only_admins_manage_scoring_policies() {
+        for role in [Role::RedLead, Role::BlueLead] {
+            assert_eq!(
+                authorize(&user(&[role]), Operation::ManageCampaigns),
+                Ok(())
+            );
+        }
+        for role in [Role::RedTech, Role::BlueTech, Role::Viewer] {
+            assert_eq!(
+                authorize(&user(&[role]), Operation::ManageCampaigns),
+                Err(Denied::MissingRole)
+            );
+        }
+        for role in Role::ALL.into_iter().filter(|role| *role != Role::Admin) {
+            assert_eq!(
+                authorize(&user(&[role]), Operation::ManageScoringPolicies),
+                Err(Denied::MissingRole),
+                "{role:?}"
             );
         }
     }

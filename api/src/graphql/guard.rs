@@ -61,6 +61,41 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Mutation.addComment", Operation::WorkOnTestCases),
     ("Mutation.attachEvidence", Operation::WorkOnTestCases),
     ("Mutation.removeEvidence", Operation::WorkOnTestCases),
+    ("Mutation.createCampaign", Operation::ManageCampaigns),
+    ("Mutation.editCampaign", Operation::ManageCampaigns),
+    ("Mutation.activateCampaign", Operation::ManageCampaigns),
+    ("Mutation.completeCampaign", Operation::ManageCampaigns),
+    ("Mutation.cancelCampaign", Operation::ManageCampaigns),
+    ("Mutation.addTestCaseToCampaign", Operation::ManageCampaigns),
+    (
+        "Mutation.removeTestCaseFromCampaign",
+        Operation::ManageCampaigns,
+    ),
+    ("Mutation.setCampaignRecurrence", Operation::ManageCampaigns),
+    (
+        "Mutation.defineScoringPolicy",
+        Operation::ManageScoringPolicies,
+    ),
+    (
+        "Mutation.changeScoringPolicy",
+        Operation::ManageScoringPolicies,
+    ),
+    (
+        "Mutation.renameScoringPolicy",
+        Operation::ManageScoringPolicies,
+    ),
+    (
+        "Mutation.activateScoringPolicy",
+        Operation::ManageScoringPolicies,
+    ),
+    (
+        "Mutation.deactivateScoringPolicy",
+        Operation::ManageScoringPolicies,
+    ),
+    (
+        "Mutation.retireScoringPolicy",
+        Operation::ManageScoringPolicies,
+    ),
     (
         "Mutation.setTwoFactorRequirement",
         Operation::ManageSecurityPolicy,

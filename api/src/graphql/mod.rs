@@ -2,9 +2,12 @@
 //! merged here; every root field is authorised by [`guard`] before it resolves.
 
 mod account;
+mod campaigns;
+mod command;
 mod error;
 pub mod guard;
 mod scalars;
+mod scoring;
 mod system;
 mod test_cases;
 mod users;
@@ -33,6 +36,8 @@ pub struct Mutation(
     account::AccountMutation,
     users::UsersMutation,
     test_cases::TestCasesMutation,
+    campaigns::CampaignsMutation,
+    scoring::ScoringMutation,
 );
 
 /// Every live update, by area.

@@ -6,9 +6,6 @@ use std::collections::BTreeSet;
 
 use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use commands::context::IdempotencyKey;
-use commands::service::CommandError;
-use domain::actor::Actor;
 use domain::test_case::{
     DefenseOutcome, DetectionRuleRef, EvidenceRef, Execution, FileName, Note, Plan, Platform,
     ProcedureSource, Severity, Sha256, Side, Tag, Target, TechniqueId, TemplateRef, TestCase,
@@ -16,8 +13,7 @@ use domain::test_case::{
 };
 use uuid::Uuid;
 
-use super::RequestedIdempotencyKey;
-use super::account::{origin, principal};
+use super::command::{caller, failed};
 use super::error::ApiError;
 use super::scalars::BigInt;
 use crate::state::AppState;
@@ -135,7 +131,7 @@ fn refused(error: &TestCaseError) -> async_graphql::Error {
     ApiError::refused(error.code(), error.to_string()).extend()
 }
 
-fn parse_plan(input: PlanInput) -> Result<Plan, TestCaseError> {
+fn parse_plan(input: &PlanInput) -> Result<Plan, TestCaseError> {
     let reference = || input.procedure.reference.as_deref().unwrap_or_default();
     let procedure = match input.procedure.kind {
         ProcedureKind::AtomicTest => ProcedureSource::AtomicTest {
@@ -179,7 +175,7 @@ fn parse_plan(input: PlanInput) -> Result<Plan, TestCaseError> {
     })
 }
 
-fn parse_execution(input: ExecutionInput) -> Result<Execution, TestCaseError> {
+fn parse_execution(input: &ExecutionInput) -> Result<Execution, TestCaseError> {
     Ok(Execution {
         command: Text::parse(&input.command)?,
         target: Target::parse(&input.target)?,
@@ -189,7 +185,7 @@ fn parse_execution(input: ExecutionInput) -> Result<Execution, TestCaseError> {
     })
 }
 
-fn parse_defense(input: DefenseOutcomeInput) -> Result<DefenseOutcome, TestCaseError> {
+fn parse_defense(input: &DefenseOutcomeInput) -> Result<DefenseOutcome, TestCaseError> {
     Ok(DefenseOutcome {
         tool: ToolName::parse(&input.tool)?,
         outcome: input.outcome.into(),
@@ -219,30 +215,17 @@ async fn execute(
 ) -> async_graphql::Result<TestCaseChange> {
     let action = action.map_err(|error| refused(&error))?;
     let state = context.data::<AppState>()?;
-    let principal = principal(context)?;
-    let idempotency_key = context
-        .data_opt::<RequestedIdempotencyKey>()
-        .map(|key| IdempotencyKey::parse(&key.0))
-        .transpose()
-        .map_err(|error| ApiError::Validation(error.to_string()).extend())?;
-    let actor = commands::context::Actor::user(principal.user_id, principal.roles.iter().copied());
-    let command_context = origin(context)?.command_context(actor, idempotency_key);
+    let caller = caller(context)?;
     let command = TestCaseCommand {
-        actor: Actor::new(principal.user_id, principal.roles.iter().copied()),
+        actor: caller.actor,
         at: state.test_cases.now(),
         action,
     };
     let (outcome, test_case) = state
         .test_cases
-        .execute_returning(&command_context, &id.to_string(), command)
+        .execute_returning(&caller.context, &id.to_string(), command)
         .await
-        .map_err(|error| match error {
-            CommandError::Rejected(error) => refused(&error),
-            CommandError::Conflict { .. }
-            | CommandError::IdempotencyKeyReused
-            | CommandError::Taken(_) => ApiError::Conflict(error.to_string()).extend(),
-            CommandError::Store(cause) => ApiError::Internal(cause).extend(),
-        })?;
+        .map_err(|error| failed(error, refused))?;
     Ok(change(id, outcome.version, outcome.replayed, &test_case))
 }
 
@@ -278,8 +261,8 @@ impl TestCasesMutation {
         context: &Context<'_>,
         plan: PlanInput,
     ) -> async_graphql::Result<TestCaseChange> {
-        let action = parse_plan(plan).map(|plan| TestCaseAction::PlanTestCase { plan });
-        execute(context, Uuid::now_v7(), action).await
+        let action = parse_plan(&plan).map(|plan| TestCaseAction::PlanTestCase { plan });
+        execute(context, caller(context)?.new_aggregate_id(), action).await
     }
 
     /// Replaces the plan (planned or assigned only).
@@ -292,7 +275,7 @@ impl TestCasesMutation {
         execute(
             context,
             id,
-            parse_plan(plan).map(|plan| TestCaseAction::EditPlan { plan }),
+            parse_plan(&plan).map(|plan| TestCaseAction::EditPlan { plan }),
         )
         .await
     }
@@ -331,7 +314,7 @@ impl TestCasesMutation {
         id: Uuid,
         execution: ExecutionInput,
     ) -> async_graphql::Result<TestCaseChange> {
-        let action = parse_execution(execution)
+        let action = parse_execution(&execution)
             .map(|execution| TestCaseAction::RecordExecution { execution });
         execute(context, id, action).await
     }
@@ -360,7 +343,7 @@ impl TestCasesMutation {
         outcome: DefenseOutcomeInput,
     ) -> async_graphql::Result<TestCaseChange> {
         let action =
-            parse_defense(outcome).map(|defense| TestCaseAction::RecordDefenseOutcome { defense });
+            parse_defense(&outcome).map(|defense| TestCaseAction::RecordDefenseOutcome { defense });
         execute(context, id, action).await
     }
 
