@@ -284,3 +284,62 @@ async fn a_retried_creation_with_one_key_creates_one_test_case(pool: PgPool) {
             .unwrap();
     assert_eq!(planned, 1);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn blue_sees_a_blind_test_exists_but_not_reds_procedure_until_revealed(pool: PgPool) {
+    let state = state(&pool);
+    let (_, red_lead) = signed_in(&state, &[Role::RedLead]).await;
+    let (_, blue_lead) = signed_in(&state, &[Role::BlueLead]).await;
+    let (_, viewer) = signed_in(&state, &[Role::Viewer]).await;
+    let planned = graphql(&state, Some(&red_lead), &plan(true)).await;
+    let id = field(&planned, "planTestCase")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    state.projector.catch_up().await.unwrap();
+
+    let query = format!(
+        r#"{{ testCase(id: "{id}") {{ title technique procedure steps objective redacted blind }} }}"#
+    );
+    let as_blue = graphql(&state, Some(&blue_lead), &query).await;
+    let seen = field(&as_blue, "testCase");
+    assert_eq!(seen["title"], "LSASS dump through comsvcs.dll");
+    assert_eq!(seen["technique"], "T1003.001");
+    assert_eq!(
+        (seen["redacted"].as_bool(), seen["blind"].as_bool()),
+        (Some(true), Some(true))
+    );
+    for withheld in ["procedure", "steps", "objective"] {
+        assert!(
+            seen[withheld].is_null(),
+            "{withheld} leaked to blue: {seen}"
+        );
+    }
+    for (caller, who) in [(&red_lead, "red lead"), (&viewer, "viewer")] {
+        let full = graphql(&state, Some(caller), &query).await;
+        assert_eq!(field(&full, "testCase")["procedure"], "MANUAL", "{who}");
+        assert_eq!(field(&full, "testCase")["redacted"], false, "{who}");
+    }
+    // Lists redact the same way.
+    let listed = graphql(
+        &state,
+        Some(&blue_lead),
+        "{ testCases(filter: { technique: \"T1003\" }) { edges { node { steps redacted } } } }",
+    )
+    .await;
+    assert_eq!(
+        field(&listed, "testCases")["edges"][0]["node"]["redacted"],
+        true
+    );
+
+    graphql(
+        &state,
+        Some(&red_lead),
+        &format!(r#"mutation {{ revealToBlue(id: "{id}") {CHANGE} }}"#),
+    )
+    .await;
+    state.projector.catch_up().await.unwrap();
+    let revealed = graphql(&state, Some(&blue_lead), &query).await;
+    assert_eq!(field(&revealed, "testCase")["procedure"], "MANUAL");
+    assert_eq!(field(&revealed, "testCase")["redacted"], false);
+}

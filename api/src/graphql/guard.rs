@@ -40,6 +40,8 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Mutation.reactivateUser", Operation::ManageUsers),
     ("Mutation.requirePasswordReset", Operation::ManageUsers),
     ("Query.securityPolicy", Operation::ReadSecurityPolicy),
+    ("Query.testCase", Operation::ReadTestCases),
+    ("Query.testCases", Operation::ReadTestCases),
     ("Mutation.planTestCase", Operation::WorkOnTestCases),
     ("Mutation.editTestCasePlan", Operation::WorkOnTestCases),
     ("Mutation.assignTestCase", Operation::WorkOnTestCases),

@@ -9,6 +9,7 @@ pub mod guard;
 mod scalars;
 mod scoring;
 mod system;
+mod test_case_views;
 mod test_cases;
 mod users;
 
@@ -28,6 +29,7 @@ pub struct Query(
     system::SystemQuery,
     account::AccountQuery,
     users::UsersQuery,
+    test_case_views::TestCasesQuery,
 );
 
 /// Every change, by area.
