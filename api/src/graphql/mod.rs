@@ -6,6 +6,7 @@ mod campaigns;
 mod command;
 mod error;
 pub mod guard;
+mod paging;
 mod scalars;
 mod scoring;
 mod system;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::account::principal;
 use super::error::ApiError;
+use super::paging::page_size;
 use super::test_cases::{OutcomeName, SeverityName, SideName};
 use crate::auth::session::Principal;
 use crate::state::AppState;
@@ -229,17 +230,6 @@ fn filter(input: TestCaseFilterInput) -> Result<TestCaseFilter, ApiError> {
     })
 }
 
-/// Lists are paged; no page is larger than this.
-const MAX_PAGE: usize = 100;
-
-fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
-    let items = first
-        .and_then(|first| usize::try_from(first).ok())
-        .unwrap_or(50)
-        .min(MAX_PAGE);
-    items.max(1) * child_complexity
-}
-
 #[derive(Debug, Default)]
 pub struct TestCasesQuery;
 
@@ -260,7 +250,7 @@ impl TestCasesQuery {
     }
 
     /// Test cases in planning order, filtered.
-    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    #[graphql(complexity = "super::paging::page_complexity(first, child_complexity)")]
     async fn test_cases(
         &self,
         context: &Context<'_>,
@@ -283,7 +273,7 @@ impl TestCasesQuery {
                     })?),
                     None => None,
                 };
-                let limit = first.unwrap_or(50).min(MAX_PAGE);
+                let limit = page_size(first);
                 let mut rows = test_cases::page(
                     &state.pool,
                     &filter,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::account::{RoleName, domain_roles, origin, principal};
 use super::error::{ApiError, identity_error};
+use super::paging::page_size;
 use crate::state::AppState;
 
 /// A user as lists show them.
@@ -28,19 +29,6 @@ pub struct UserSummary {
 pub struct CreatedUser {
     id: Uuid,
     one_time_password: String,
-}
-
-/// Lists are paged; no page is larger than this.
-const MAX_PAGE: usize = 100;
-
-/// A page costs what one item costs, times the items it may hold: aliasing many large pages is refused by the
-/// complexity limit rather than answered with many queries.
-fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
-    let items = first
-        .and_then(|first| usize::try_from(first).ok())
-        .unwrap_or(50)
-        .min(MAX_PAGE);
-    items.max(1) * child_complexity
 }
 
 #[derive(Debug, Default)]
@@ -65,7 +53,7 @@ impl UsersQuery {
     }
 
     /// Users ordered by e-mail address.
-    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    #[graphql(complexity = "super::paging::page_complexity(first, child_complexity)")]
     async fn users(
         &self,
         context: &Context<'_>,
@@ -79,7 +67,7 @@ impl UsersQuery {
             first,
             None,
             |after: Option<String>, _: Option<String>, first, _| async move {
-                let limit = first.unwrap_or(50).min(MAX_PAGE);
+                let limit = page_size(first);
                 let mut page = projections::users::page(
                     &state.pool,
                     after.as_deref(),
