@@ -343,3 +343,44 @@ async fn blue_sees_a_blind_test_exists_but_not_reds_procedure_until_revealed(poo
     assert_eq!(field(&revealed, "testCase")["procedure"], "MANUAL");
     assert_eq!(field(&revealed, "testCase")["redacted"], false);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn auditors_read_a_test_cases_history_but_blue_not_while_blind(pool: PgPool) {
+    let state = state(&pool);
+    let (red_lead_id, red_lead) = signed_in(&state, &[Role::RedLead]).await;
+    let (_, blue_lead) = signed_in(&state, &[Role::BlueLead]).await;
+    let (_, viewer) = signed_in(&state, &[Role::Viewer]).await;
+    let planned = graphql(&state, Some(&red_lead), &plan(true)).await;
+    let id = field(&planned, "planTestCase")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    graphql(
+        &state,
+        Some(&red_lead),
+        &format!(r#"mutation {{ addComment(id: "{id}", body: "Friday") {CHANGE} }}"#),
+    )
+    .await;
+    state.projector.catch_up().await.unwrap();
+
+    let query = format!(
+        r#"{{ history(kind: TEST_CASE, id: "{id}") {{ sequence eventType eventVersion actorId occurredAt payload }} }}"#
+    );
+    let history = graphql(&state, Some(&viewer), &query).await;
+    let events = field(&history, "history").as_array().unwrap().clone();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["eventType"], "TestCasePlanned");
+    assert_eq!(events[1]["eventType"], "TestCaseCommentAdded");
+    assert_eq!(events[0]["actorId"], red_lead_id.to_string());
+    assert_eq!(events[1]["payload"]["CommentAdded"]["body"], "Friday");
+
+    let as_blue = graphql(&state, Some(&blue_lead), &query).await;
+    assert_eq!(error_code(&as_blue), Some("FORBIDDEN"), "{as_blue}");
+    let accounts = graphql(
+        &state,
+        Some(&viewer),
+        &format!(r#"{{ history(kind: USER, id: "{red_lead_id}") {{ eventType }} }}"#),
+    )
+    .await;
+    assert_eq!(error_code(&accounts), Some("FORBIDDEN"));
+}

@@ -47,6 +47,8 @@ pub enum Operation {
     ManageSecurityPolicy,
     /// Test cases, with blind tests redacted for blue.
     ReadTestCases,
+    /// An aggregate's events, for auditors (accounts and the security policy: admins only).
+    ReadHistory,
     /// Plan, run, judge and approve test cases; which step each role may take is decided by the `TestCase`
     /// aggregate itself.
     WorkOnTestCases,
@@ -58,7 +60,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -69,6 +71,7 @@ impl Operation {
         Self::ReadSecurityPolicy,
         Self::ManageSecurityPolicy,
         Self::ReadTestCases,
+        Self::ReadHistory,
         Self::WorkOnTestCases,
         Self::ManageCampaigns,
         Self::ManageScoringPolicies,
@@ -81,7 +84,8 @@ impl Operation {
             | Self::ReadOwnAccount
             | Self::ManageOwnAccount
             | Self::ReadSecurityPolicy
-            | Self::ReadTestCases => Audience::SignedIn,
+            | Self::ReadTestCases
+            | Self::ReadHistory => Audience::SignedIn,
             Self::WorkOnTestCases => {
                 Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
             }
@@ -109,7 +113,8 @@ impl Operation {
             | Self::ReadUsers
             | Self::ReadSystemStatus
             | Self::ReadSecurityPolicy
-            | Self::ReadTestCases => Access::Read,
+            | Self::ReadTestCases
+            | Self::ReadHistory => Access::Read,
         }
     }
 
@@ -130,6 +135,7 @@ impl Operation {
             Self::ReadSecurityPolicy => "read the security policy",
             Self::ManageSecurityPolicy => "require two-factor login per role",
             Self::ReadTestCases => "read test cases (blind tests redacted for blue)",
+            Self::ReadHistory => "read an aggregate's history (accounts: admins only)",
             Self::WorkOnTestCases => {
                 "plan, run, judge, approve test cases (each step as the workflow allows)"
             }

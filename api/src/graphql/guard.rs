@@ -42,6 +42,7 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.securityPolicy", Operation::ReadSecurityPolicy),
     ("Query.testCase", Operation::ReadTestCases),
     ("Query.testCases", Operation::ReadTestCases),
+    ("Query.history", Operation::ReadHistory),
     ("Mutation.planTestCase", Operation::WorkOnTestCases),
     ("Mutation.editTestCasePlan", Operation::WorkOnTestCases),
     ("Mutation.assignTestCase", Operation::WorkOnTestCases),

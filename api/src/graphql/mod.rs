@@ -6,6 +6,7 @@ mod campaigns;
 mod command;
 mod error;
 pub mod guard;
+mod history;
 mod paging;
 mod scalars;
 mod scoring;
@@ -31,6 +32,7 @@ pub struct Query(
     account::AccountQuery,
     users::UsersQuery,
     test_case_views::TestCasesQuery,
+    history::HistoryQuery,
 );
 
 /// Every change, by area.
