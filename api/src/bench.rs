@@ -43,6 +43,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         concurrent: usize,
     },
+    /// A state-changing GraphQL mutation (`addComment`) through the whole HTTP stack: latency one at a time,
+    /// then throughput with N concurrent clients (each on its own test case).
+    Mutations {
+        /// Sequential mutations for the latency figures.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Seconds of the concurrent run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Projector catch-up from zero over N generated events.
     Projector {
         #[arg(long, default_value_t = 1_000_000)]
@@ -63,6 +75,11 @@ pub async fn run(command: BenchCommand, located: &Located) -> anyhow::Result<()>
             catch_up(&scratch, events, batch_size).await
         }
         BenchCommand::Login { logins, concurrent } => login(&scratch, logins, concurrent).await,
+        BenchCommand::Mutations {
+            requests,
+            clients,
+            seconds,
+        } => mutations(&scratch, requests, clients, Duration::from_secs(seconds)).await,
     };
     scratch.drop_database().await?;
     result
@@ -441,6 +458,127 @@ async fn login(scratch: &ScratchDatabase, logins: usize, concurrent: usize) -> a
         signature.as_micros(),
         cached.as_micros(),
         uncached.as_micros()
+    );
+    Ok(())
+}
+
+/// Sends one GraphQL request through the whole router (edge, authentication, schema, command layer).
+async fn post_graphql(
+    router: &axum::Router,
+    token: &str,
+    query: &str,
+) -> anyhow::Result<serde_json::Value> {
+    use tower::ServiceExt;
+    let request = axum::http::Request::post("/graphql")
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(axum::body::Body::from(
+            serde_json::json!({ "query": query }).to_string(),
+        ))?;
+    let response = router.clone().oneshot(request).await?;
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body)?;
+    if let Some(errors) = value.get("errors") {
+        bail!("the mutation failed: {errors}");
+    }
+    Ok(value)
+}
+
+async fn plan_test_case(router: &axum::Router, token: &str) -> anyhow::Result<String> {
+    let planned = post_graphql(
+        router,
+        token,
+        r#"mutation { planTestCase(plan: { title: "bench", objective: "", technique: "T1059", procedure: { kind: MANUAL },
+            steps: "whoami" }) { id } }"#,
+    )
+    .await?;
+    planned["data"]["planTestCase"]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("planTestCase returned no id")
+}
+
+async fn mutations(
+    scratch: &ScratchDatabase,
+    requests: usize,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<()> {
+    let keys = Arc::new(SigningKeys::ephemeral());
+    let authenticator = Authenticator::new(Arc::clone(&keys), scratch.pool.clone());
+    let identity = Identity::new(
+        scratch.pool.clone(),
+        Arc::new(SystemClock),
+        authenticator,
+        IdentitySettings::default(),
+    );
+    let origin = RequestOrigin {
+        correlation_id: uuid::Uuid::now_v7(),
+        client_ip: None,
+    };
+    identity
+        .create_user(
+            origin,
+            Actor::system("bench"),
+            "lead@example.org",
+            "Bench Lead",
+            BTreeSet::from([Role::RedLead]),
+            Some(BENCH_PASSWORD),
+        )
+        .await?;
+    let token = identity
+        .login(origin, "lead@example.org", BENCH_PASSWORD, None)
+        .await?
+        .token;
+    let state = crate::state::AppState::new(
+        scratch.pool.clone(),
+        projector(&scratch.pool, crate::config::DEFAULT_PROJECTOR_BATCH_SIZE),
+        identity,
+        crate::state::WebSettings::default(),
+    );
+    let router = crate::http::app(state);
+    let comment =
+        |id: &str| format!(r#"mutation {{ addComment(id: "{id}", body: "bench") {{ version }} }}"#);
+
+    // Warm the pool and the grant cache.
+    let id = plan_test_case(&router, &token).await?;
+    post_graphql(&router, &token, &comment(&id)).await?;
+    let mut latencies = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let started = Instant::now();
+        post_graphql(&router, &token, &comment(&id)).await?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    println!(
+        "mutation addComment through GraphQL, one at a time ({requests}): p50 {:.2} ms, p99 {:.2} ms",
+        percentile(50).as_secs_f64() * 1000.0,
+        percentile(99).as_secs_f64() * 1000.0
+    );
+
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (router, token, done) = (router.clone(), token.clone(), Arc::clone(&done));
+        let id = plan_test_case(&router, &token).await?;
+        let query = comment(&id);
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                post_graphql(&router, &token, &query).await?;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    println!(
+        "mutation addComment through GraphQL, {clients} concurrent clients: {:.0} mutations/s",
+        done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -10,7 +10,7 @@ use domain::role::Role;
 use crate::auth::identity::RequestOrigin;
 
 use crate::config::{Config, GlobalArgs, ServeArgs};
-use crate::{bench, database, serve, telemetry};
+use crate::{bench, database, demo, serve, telemetry};
 
 /// Aegis: purple-team coverage on an append-only event log.
 #[derive(Debug, Parser)]
@@ -34,6 +34,13 @@ pub enum Command {
     /// Manage read models.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Load the demo organisation (users of every role, test cases in every state, campaigns) through the
+    /// command layer. Loading twice changes nothing.
+    Demo {
+        /// Load it even though the database already holds other workflow data.
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage users from scripts.
     #[command(subcommand)]
     User(UserCommandLine),
@@ -120,6 +127,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Demo { force } => {
+            let database = database::open(&config.database, &config.data_dir, true).await?;
+            let identity = serve::identity(&config, &database.pool)?;
+            report_demo(demo::load(&database.pool, &identity, force).await?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User(UserCommandLine::Create {
             email,
             roles,
@@ -152,5 +165,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bench::run(command, &located).await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Tells what `aegis demo` (or `serve --demo`) did and how to sign in.
+pub fn report_demo(loaded: demo::Loaded) {
+    match loaded {
+        demo::Loaded::Created {
+            users,
+            test_cases,
+            campaigns,
+        } => println!(
+            "demo loaded: {users} users, {test_cases} test cases, {campaigns} campaigns; sign in as \
+             red.lead@aegis.demo (or admin@, red.tech@, blue.lead@, blue.tech@, viewer@aegis.demo) with \
+             \"{}\"",
+            demo::DEMO_PASSWORD
+        ),
+        demo::Loaded::AlreadyThere => println!(
+            "demo already loaded; sign in as red.lead@aegis.demo with \"{}\"",
+            demo::DEMO_PASSWORD
+        ),
     }
 }

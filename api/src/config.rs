@@ -69,6 +69,8 @@ pub struct Config {
     pub projector_batch_size: i64,
     pub auth: AuthConfig,
     pub web: WebConfig,
+    /// Load the demo organisation before serving.
+    pub demo: bool,
 }
 
 /// Tokens, sessions and the first admin. Secrets come only from the environment, never from the file.
@@ -201,6 +203,9 @@ pub struct ServeArgs {
     /// Absolute lifetime of a browser session, in hours [default: 12].
     #[arg(long, env = "AEGIS_SESSION_HOURS", value_name = "HOURS", value_parser = clap::value_parser!(u64).range(1..=720))]
     pub session_hours: Option<u64>,
+    /// Load the demo organisation before serving (see `aegis demo`).
+    #[arg(long, env = "AEGIS_DEMO")]
+    pub demo: bool,
     /// Password of the first admin (admin@aegis.local), created when no active admin exists. Unset: a
     /// one-time password is generated and printed once.
     #[arg(
@@ -257,6 +262,7 @@ impl Config {
                 admin_password: serve.admin_password.clone(),
                 max_concurrent_hashes: global.max_concurrent_hashes.or(file.max_concurrent_hashes),
             },
+            demo: serve.demo,
             web: WebConfig {
                 public_url: serve.public_url.clone().or(file.public_url),
                 allowed_origins: serve

@@ -20,6 +20,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod demo;
 pub mod edge;
 pub mod graphql;
 pub mod http;

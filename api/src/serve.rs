@@ -90,6 +90,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .ensure_first_admin(config.auth.admin_password.as_deref())
         .await
         .context("cannot create the first admin")?;
+    if config.demo {
+        crate::cli::report_demo(crate::demo::load(&database.pool, &identity, false).await?);
+    }
     let state = AppState::new(
         database.pool.clone(),
         projector(&database.pool, config.projector_batch_size),
