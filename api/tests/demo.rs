@@ -57,10 +57,12 @@ async fn the_demo_organisation_loads_once_with_every_state_and_role(pool: PgPool
     .unwrap();
     assert!(span_days > 21.0, "{span_days}");
     assert_eq!(
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM campaigns WHERE recurrence_cron IS NOT NULL")
-            .fetch_one(&pool)
-            .await
-            .unwrap(),
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM campaigns WHERE recurrence_cron IS NOT NULL"
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap(),
         1,
         "one recurring campaign"
     );

@@ -47,6 +47,11 @@ pub enum Operation {
     ManageSecurityPolicy,
     /// Test cases, with blind tests redacted for blue.
     ReadTestCases,
+    /// Campaigns, their members, progress, recurrence and spawns; blind tests' times to detect are left out
+    /// of blue's figures.
+    ReadCampaigns,
+    /// Scoring policies, the active one, and every version of their settings.
+    ReadScoringPolicies,
     /// An aggregate's events, for auditors (accounts and the security policy: admins only).
     ReadHistory,
     /// Plan, run, judge and approve test cases; which step each role may take is decided by the `TestCase`
@@ -60,7 +65,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 16] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -71,6 +76,8 @@ impl Operation {
         Self::ReadSecurityPolicy,
         Self::ManageSecurityPolicy,
         Self::ReadTestCases,
+        Self::ReadCampaigns,
+        Self::ReadScoringPolicies,
         Self::ReadHistory,
         Self::WorkOnTestCases,
         Self::ManageCampaigns,
@@ -85,6 +92,8 @@ impl Operation {
             | Self::ManageOwnAccount
             | Self::ReadSecurityPolicy
             | Self::ReadTestCases
+            | Self::ReadCampaigns
+            | Self::ReadScoringPolicies
             | Self::ReadHistory => Audience::SignedIn,
             Self::WorkOnTestCases => {
                 Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
@@ -114,6 +123,8 @@ impl Operation {
             | Self::ReadSystemStatus
             | Self::ReadSecurityPolicy
             | Self::ReadTestCases
+            | Self::ReadCampaigns
+            | Self::ReadScoringPolicies
             | Self::ReadHistory => Access::Read,
         }
     }
@@ -135,6 +146,10 @@ impl Operation {
             Self::ReadSecurityPolicy => "read the security policy",
             Self::ManageSecurityPolicy => "require two-factor login per role",
             Self::ReadTestCases => "read test cases (blind tests redacted for blue)",
+            Self::ReadCampaigns => {
+                "read campaigns and their progress (blind tests' times to detect left out for blue)"
+            }
+            Self::ReadScoringPolicies => "read scoring policies and their versions",
             Self::ReadHistory => "read an aggregate's history (accounts: admins only)",
             Self::WorkOnTestCases => {
                 "plan, run, judge, approve test cases (each step as the workflow allows)"
@@ -310,6 +325,23 @@ mod tests {
                 authorize(&user(&[role]), Operation::ManageScoringPolicies),
                 Err(Denied::MissingRole),
                 "{role:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_signed_in_user_reads_campaigns_and_scoring_policies_even_with_a_read_only_token() {
+        for operation in [Operation::ReadCampaigns, Operation::ReadScoringPolicies] {
+            for role in Role::ALL {
+                let caller = Caller::User {
+                    roles: BTreeSet::from([role]),
+                    read_only: true,
+                };
+                assert_eq!(authorize(&caller, operation), Ok(()), "{role:?}");
+            }
+            assert_eq!(
+                authorize(&Caller::Anonymous, operation),
+                Err(Denied::NotSignedIn)
             );
         }
     }

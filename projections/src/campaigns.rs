@@ -519,6 +519,59 @@ pub async fn spawns(pool: &PgPool, template_id: Uuid) -> Result<Vec<CampaignSpaw
         .collect()
 }
 
+/// The member test cases of `campaign_id`, in the order they were added (members the test cases' read model
+/// has no row for included); empty when there is no such campaign.
+pub async fn members(pool: &PgPool, campaign_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT test_case_id FROM campaign_test_cases WHERE campaign_id = $1 ORDER BY added_at, test_case_id",
+    )
+    .bind(campaign_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Where a campaign and its members stand in their event streams: equal revisions mean nothing a campaign's
+/// view is made of (its row, membership, spawns, and its members' rows, which its progress is computed from)
+/// has changed. Cheap to read, so pollers compare it before reading the whole view again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignRevision {
+    /// The aggregate sequence of the last event applied to the campaign (details, status, membership,
+    /// recurrence and spawns all arrive as its events).
+    pub sequence: i64,
+    /// Each member with the aggregate sequence of the last event applied to its test case row (`None` while
+    /// it has none), by test case id.
+    pub members: Vec<(Uuid, Option<i64>)>,
+}
+
+/// The revision of `campaign_id`; `None` when there is no such campaign.
+pub async fn revision(
+    pool: &PgPool,
+    campaign_id: Uuid,
+) -> Result<Option<CampaignRevision>, sqlx::Error> {
+    let sequence: Option<i64> =
+        sqlx::query_scalar("SELECT last_sequence FROM campaigns WHERE campaign_id = $1")
+            .bind(campaign_id)
+            .fetch_optional(pool)
+            .await?;
+    let Some(sequence) = sequence else {
+        return Ok(None);
+    };
+    let members = sqlx::query(
+        "SELECT m.test_case_id, t.last_sequence
+           FROM campaign_test_cases m
+           LEFT JOIN test_cases t ON t.test_case_id = m.test_case_id
+          WHERE m.campaign_id = $1
+          ORDER BY m.test_case_id",
+    )
+    .bind(campaign_id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get("test_case_id")?, row.try_get("last_sequence")?)))
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Some(CampaignRevision { sequence, members }))
+}
+
 fn campaign(row: &PgRow) -> Result<CampaignRow, sqlx::Error> {
     let cron: Option<String> = row.try_get("recurrence_cron")?;
     let timezone: Option<String> = row.try_get("recurrence_timezone")?;

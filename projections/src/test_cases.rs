@@ -975,6 +975,16 @@ pub async fn find(pool: &PgPool, test_case_id: Uuid) -> Result<Option<TestCaseRo
     Ok(rows.pop())
 }
 
+/// The aggregate sequence of the last event applied to `test_case_id`'s row: it changes with every change
+/// to the test case, so a poller compares it before reading the whole row again. `None` when there is no
+/// such test case.
+pub async fn revision(pool: &PgPool, test_case_id: Uuid) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT last_sequence FROM test_cases WHERE test_case_id = $1")
+        .bind(test_case_id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// Up to `limit` test cases matching `filter`, after `after`, ordered by `(planned_at, test_case_id)`; each
 /// with its children (five queries per page, whatever its size). Ask for one more than a page to learn
 /// whether another follows.

@@ -43,6 +43,11 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.testCase", Operation::ReadTestCases),
     ("Query.testCases", Operation::ReadTestCases),
     ("Query.history", Operation::ReadHistory),
+    ("Query.campaign", Operation::ReadCampaigns),
+    ("Query.campaigns", Operation::ReadCampaigns),
+    ("Query.scoringPolicy", Operation::ReadScoringPolicies),
+    ("Query.activeScoringPolicy", Operation::ReadScoringPolicies),
+    ("Query.scoringPolicies", Operation::ReadScoringPolicies),
     ("Mutation.planTestCase", Operation::WorkOnTestCases),
     ("Mutation.editTestCasePlan", Operation::WorkOnTestCases),
     ("Mutation.assignTestCase", Operation::WorkOnTestCases),
@@ -107,6 +112,8 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
         "Subscription.projectionProgress",
         Operation::ReadSystemStatus,
     ),
+    ("Subscription.testCaseChanged", Operation::ReadTestCases),
+    ("Subscription.campaignChanged", Operation::ReadCampaigns),
 ];
 
 /// Operations still allowed while the caller must change a forced-reset password.

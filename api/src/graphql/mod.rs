@@ -2,6 +2,7 @@
 //! merged here; every root field is authorised by [`guard`] before it resolves.
 
 mod account;
+mod campaign_views;
 mod campaigns;
 mod command;
 mod error;
@@ -10,10 +11,12 @@ mod history;
 mod paging;
 mod scalars;
 mod scoring;
+mod scoring_views;
 mod system;
 mod test_case_views;
 mod test_cases;
 mod users;
+mod workflow_subscriptions;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
@@ -32,6 +35,8 @@ pub struct Query(
     account::AccountQuery,
     users::UsersQuery,
     test_case_views::TestCasesQuery,
+    campaign_views::CampaignsQuery,
+    scoring_views::ScoringQuery,
     history::HistoryQuery,
 );
 
@@ -47,7 +52,10 @@ pub struct Mutation(
 
 /// Every live update, by area.
 #[derive(MergedSubscription, Default, Debug)]
-pub struct Subscription(system::SystemSubscription);
+pub struct Subscription(
+    system::SystemSubscription,
+    workflow_subscriptions::WorkflowSubscription,
+);
 
 pub type AegisSchema = Schema<Query, Mutation, Subscription>;
 

@@ -18,7 +18,7 @@ use crate::auth::session::Principal;
 use crate::state::AppState;
 
 /// A test case as the caller may see it.
-#[derive(SimpleObject, Debug)]
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct TestCase {
     id: Uuid,
     run: i32,
@@ -53,7 +53,7 @@ pub struct TestCase {
 }
 
 /// What one defensive tool did in one run.
-#[derive(SimpleObject, Debug)]
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct DefenseOutcomeView {
     run: i32,
     tool: String,
@@ -64,7 +64,7 @@ pub struct DefenseOutcomeView {
     recorded_by: Uuid,
 }
 
-#[derive(SimpleObject, Debug)]
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct ExecutionView {
     run: i32,
     command: String,
@@ -75,7 +75,7 @@ pub struct ExecutionView {
     recorded_by: Uuid,
 }
 
-#[derive(SimpleObject, Debug)]
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct CommentView {
     run: i32,
     author: Uuid,
@@ -83,7 +83,7 @@ pub struct CommentView {
     at: DateTime<Utc>,
 }
 
-#[derive(SimpleObject, Debug)]
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceView {
     run: i32,
     id: Uuid,
@@ -196,6 +196,19 @@ fn view(row: TestCaseRow, principal: &Principal) -> TestCase {
     }
 }
 
+/// Test case `id` as `principal` may see it; `None` when there is none. Shared by `testCase` and the
+/// `testCaseChanged` subscription, so both show the same thing.
+pub async fn find_view(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> async_graphql::Result<Option<TestCase>> {
+    let row = test_cases::find(&state.pool, id)
+        .await
+        .map_err(|error| ApiError::internal(error).extend())?;
+    Ok(row.map(|row| view(row, principal)))
+}
+
 fn procedure_text(procedure: &ProcedureSource) -> String {
     match procedure {
         ProcedureSource::AtomicTest { guid } => format!("ATOMIC_TEST:{guid}"),
@@ -241,12 +254,7 @@ impl TestCasesQuery {
         context: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<Option<TestCase>> {
-        let state = context.data::<AppState>()?;
-        let principal = principal(context)?;
-        let row = test_cases::find(&state.pool, id)
-            .await
-            .map_err(|error| ApiError::internal(error).extend())?;
-        Ok(row.map(|row| view(row, principal)))
+        find_view(context.data::<AppState>()?, principal(context)?, id).await
     }
 
     /// Test cases in planning order, filtered.
