@@ -25,6 +25,7 @@ pub mod edge;
 pub mod graphql;
 pub mod http;
 pub mod local_postgres;
+pub mod recurring;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

@@ -117,6 +117,16 @@ where
         self.clock.now()
     }
 
+    /// The aggregate as its events leave it (for a process that must look before it acts).
+    pub async fn load(&self, aggregate_id: &str) -> Result<A, CommandError<A::Error>> {
+        Ok(self
+            .store
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(from_aggregate_error)?
+            .aggregate)
+    }
+
     /// Loads the aggregate, lets it decide, and appends what it decided with `context` as metadata.
     pub async fn execute(
         &self,
@@ -156,13 +166,7 @@ where
             .await?;
         let aggregate = match aggregate {
             Some(aggregate) => aggregate,
-            None => {
-                self.store
-                    .load_aggregate(aggregate_id)
-                    .await
-                    .map_err(from_aggregate_error)?
-                    .aggregate
-            }
+            None => self.load(aggregate_id).await?,
         };
         Ok((outcome, aggregate))
     }
