@@ -778,6 +778,16 @@ pub async fn campaign_progress(
     }))
 }
 
+/// Open campaigns that recur: the templates a scheduler checks for due instances.
+pub async fn recurring_templates(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT campaign_id FROM campaigns
+          WHERE recurrence_cron IS NOT NULL AND status IN ('planned', 'active') ORDER BY created_at, campaign_id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -810,14 +820,4 @@ mod tests {
         );
         assert_eq!(TimeToDetectStats::of(vec![]), TimeToDetectStats::default());
     }
-}
-
-/// Open campaigns that recur: the templates a scheduler checks for due instances.
-pub async fn recurring_templates(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT campaign_id FROM campaigns
-          WHERE recurrence_cron IS NOT NULL AND status IN ('planned', 'active') ORDER BY created_at, campaign_id",
-    )
-    .fetch_all(pool)
-    .await
 }
