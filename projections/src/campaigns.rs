@@ -7,7 +7,7 @@
 //! (`occurred_at`). Idempotence as in [`crate::test_cases`]: each campaign row keeps the aggregate
 //! sequence of the last event applied.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use domain::campaign::{
     CampaignEvent, CampaignScope, CampaignStatus, Recurrence, ScopeTechnique, ScopeThreatActor,
 };
@@ -16,8 +16,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use crate::projector::{Projection, StoredEvent};
-use crate::test_cases::{actor_id, from_serde_name, invalid, occurred_at, payload};
+use crate::paging::PageCursor;
+use crate::projector::{Projection, StoredEvent, streams_of};
+use crate::test_cases::{from_serde_name, invalid};
 
 /// Keeps `campaigns`, `campaign_test_cases` and `campaign_spawns` in step with `Campaign` events.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,15 +39,8 @@ impl Projection for Campaigns {
         connection: &mut PgConnection,
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
-        for event in events
-            .iter()
-            .filter(|event| event.aggregate_type == "Campaign")
-        {
-            let Ok(campaign_id) = Uuid::parse_str(&event.aggregate_id) else {
-                tracing::warn!(aggregate_id = %event.aggregate_id, "skipping a Campaign stream whose id is not a UUID");
-                continue;
-            };
-            let payload: CampaignEvent = payload(event)?;
+        for (campaign_id, event) in streams_of(events, "Campaign") {
+            let payload: CampaignEvent = event.payload()?;
             apply(connection, campaign_id, event, &payload).await?;
         }
         Ok(())
@@ -72,7 +66,7 @@ async fn apply(
     stored: &StoredEvent,
     event: &CampaignEvent,
 ) -> Result<(), sqlx::Error> {
-    let at = occurred_at(stored);
+    let at = stored.occurred_at();
     match event {
         CampaignEvent::Created {
             name,
@@ -253,7 +247,7 @@ async fn insert(
     recurrence: Option<&Recurrence>,
     origin: Option<(Uuid, DateTime<Utc>)>,
 ) -> Result<bool, sqlx::Error> {
-    let at = occurred_at(stored);
+    let at = stored.occurred_at();
     let techniques: Vec<&str> = details
         .scope
         .techniques()
@@ -282,7 +276,7 @@ async fn insert(
     .bind(origin.map(|(template_id, _)| template_id))
     .bind(origin.map(|(_, due_at)| due_at))
     .bind(at)
-    .bind(actor_id(stored))
+    .bind(stored.actor_id())
     .execute(&mut *connection)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -388,10 +382,10 @@ pub struct CampaignRow {
 
 impl CampaignRow {
     /// The position of this row in [`page`]'s order.
-    pub fn cursor(&self) -> CampaignCursor {
-        CampaignCursor {
-            created_at: self.created_at,
-            campaign_id: self.campaign_id,
+    pub fn cursor(&self) -> PageCursor {
+        PageCursor {
+            at: self.created_at,
+            id: self.campaign_id,
         }
     }
 }
@@ -410,35 +404,6 @@ pub struct CampaignFilter {
     pub status: Option<CampaignStatus>,
     /// Only the instances of this template.
     pub template_id: Option<Uuid>,
-}
-
-/// A position in [`page`]'s order, `(created_at, campaign_id)`; the page after it starts past it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CampaignCursor {
-    pub created_at: DateTime<Utc>,
-    pub campaign_id: Uuid,
-}
-
-impl CampaignCursor {
-    /// `"<created_at in RFC 3339, microseconds>_<id>"`, for an opaque API cursor.
-    pub fn encode(&self) -> String {
-        format!(
-            "{}_{}",
-            self.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-            self.campaign_id
-        )
-    }
-
-    /// The cursor [`Self::encode`] wrote; `None` for anything else.
-    pub fn decode(text: &str) -> Option<Self> {
-        let (created_at, campaign_id) = text.split_once('_')?;
-        Some(Self {
-            created_at: DateTime::parse_from_rfc3339(created_at)
-                .ok()?
-                .with_timezone(&Utc),
-            campaign_id: Uuid::parse_str(campaign_id).ok()?,
-        })
-    }
 }
 
 const COLUMNS: &str = "c.campaign_id, c.name, c.description, c.scope_techniques, c.scope_threat_actor,
@@ -462,7 +427,7 @@ pub async fn find(pool: &PgPool, campaign_id: Uuid) -> Result<Option<CampaignRow
 pub async fn page(
     pool: &PgPool,
     filter: &CampaignFilter,
-    after: Option<&CampaignCursor>,
+    after: Option<&PageCursor>,
     limit: i64,
 ) -> Result<Vec<CampaignRow>, sqlx::Error> {
     let rows = sqlx::query(&format!(
@@ -473,8 +438,8 @@ pub async fn page(
           ORDER BY c.created_at, c.campaign_id
           LIMIT $5"
     ))
-    .bind(after.map(|cursor| cursor.created_at))
-    .bind(after.map(|cursor| cursor.campaign_id))
+    .bind(after.map(|cursor| cursor.at))
+    .bind(after.map(|cursor| cursor.id))
     .bind(filter.status.map(CampaignStatus::as_str))
     .bind(filter.template_id)
     .bind(limit)

@@ -8,6 +8,7 @@
 //! - [`test_cases`]: the red/blue workflow per test case (state, plan, derived outcome and time to detect) with
 //!   its runs, outcomes, executions, comments and evidence; `TestCaseRow::redacted_for_blue` for blind tests.
 //! - [`campaigns`]: campaigns, their membership, template spawns, and progress computed from `test_cases`.
+//! - [`paging`]: [`paging::PageCursor`], the keyset cursor of every paged list, and its opaque text form.
 //! - [`history`]: one aggregate's events, read straight from the log for auditors.
 //! - [`scoring_policies`]: scoring policies (the active one, every one) and every version of their settings.
 //!
@@ -23,6 +24,7 @@ pub mod campaigns;
 pub mod event_totals;
 pub mod history;
 pub mod leader;
+pub mod paging;
 pub mod projector;
 pub mod scoring_policies;
 pub mod test_cases;

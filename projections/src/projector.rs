@@ -4,10 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 /// One event as projections see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,12 +32,56 @@ impl StoredEvent {
         self.metadata.get(key).and_then(Value::as_str)
     }
 
+    /// The aggregate id as a UUID, which every aggregate created through Aegis has; `None` otherwise.
+    pub fn uuid_of(&self) -> Option<Uuid> {
+        Uuid::parse_str(&self.aggregate_id).ok()
+    }
+
+    /// Reads the payload; one this version cannot read is a bug to see, not to skip silently.
+    pub fn payload<T: DeserializeOwned>(&self) -> Result<T, sqlx::Error> {
+        serde_json::from_value(self.payload.clone())
+            .map_err(|error| sqlx::Error::Decode(Box::new(error)))
+    }
+
+    /// When the command behind the event was given, from the metadata written by the command layer; the time
+    /// the event was stored when that is missing (events written by other means). Both are part of the event,
+    /// so a rebuild gets the same answer.
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        self.metadata_str("occurred_at")
+            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            .map_or(self.recorded_at, |time| time.with_timezone(&Utc))
+    }
+
+    /// Who gave the command behind the event, from its metadata.
+    pub fn actor_id(&self) -> Option<&str> {
+        self.metadata_str("actor_id")
+    }
+
     fn position(&self) -> Position {
         Position {
             tx_id: self.tx_id,
             global_seq: self.global_seq,
         }
     }
+}
+
+/// The events of `aggregate_type` in `events`, in order, each with its aggregate id as a UUID. A stream whose
+/// id is not a UUID was written by other means and has no place in a read model keyed by UUID: it is skipped
+/// with a warning, which beats failing every later event.
+pub fn streams_of<'a>(
+    events: &'a [StoredEvent],
+    aggregate_type: &'static str,
+) -> impl Iterator<Item = (Uuid, &'a StoredEvent)> {
+    events
+        .iter()
+        .filter(move |event| event.aggregate_type == aggregate_type)
+        .filter_map(move |event| {
+            let Some(id) = event.uuid_of() else {
+                tracing::warn!(aggregate_id = %event.aggregate_id, "skipping a {aggregate_type} stream whose id is not a UUID");
+                return None;
+            };
+            Some((id, event))
+        })
 }
 
 /// A point in the global order; events after it have not been applied.

@@ -12,8 +12,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use crate::projector::{Projection, StoredEvent};
-use crate::test_cases::{actor_id, invalid, occurred_at, payload};
+use crate::projector::{Projection, StoredEvent, streams_of};
+use crate::test_cases::invalid;
 
 /// Keeps `scoring_policies` and `scoring_policy_versions` in step with `ScoringPolicy` events.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,15 +34,8 @@ impl Projection for ScoringPolicies {
         connection: &mut PgConnection,
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
-        for event in events
-            .iter()
-            .filter(|event| event.aggregate_type == "ScoringPolicy")
-        {
-            let Ok(policy_id) = Uuid::parse_str(&event.aggregate_id) else {
-                tracing::warn!(aggregate_id = %event.aggregate_id, "skipping a ScoringPolicy stream whose id is not a UUID");
-                continue;
-            };
-            let payload: ScoringPolicyEvent = payload(event)?;
+        for (policy_id, event) in streams_of(events, "ScoringPolicy") {
+            let payload: ScoringPolicyEvent = event.payload()?;
             apply(connection, policy_id, event, &payload).await?;
         }
         Ok(())
@@ -55,8 +48,8 @@ async fn apply(
     stored: &StoredEvent,
     event: &ScoringPolicyEvent,
 ) -> Result<(), sqlx::Error> {
-    let at = occurred_at(stored);
-    let by = actor_id(stored);
+    let at = stored.occurred_at();
+    let by = stored.actor_id();
     if let ScoringPolicyEvent::Defined {
         name,
         settings,
@@ -156,7 +149,7 @@ async fn define(
     settings: &PolicySettings,
     reason: &ChangeReason,
 ) -> Result<(), sqlx::Error> {
-    let (at, by) = (occurred_at(stored), actor_id(stored));
+    let (at, by) = (stored.occurred_at(), stored.actor_id());
     let inserted = sqlx::query(
         "INSERT INTO scoring_policies (policy_id, last_sequence, name, version, settings, active, retired,
                                        defined_at, changed_at, last_reason, last_changed_by)

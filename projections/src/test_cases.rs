@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::error::Error as StdError;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use domain::test_case::{
     ActiveState, DefenseOutcome, DetectionRuleRef, EvidenceRef, Execution, Outcome, Plan,
     ProcedureSource, Severity, Side, Tag, TechniqueId, TestCaseEvent, TestState,
@@ -25,7 +25,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use crate::projector::{Projection, StoredEvent};
+use crate::paging::PageCursor;
+use crate::projector::{Projection, StoredEvent, streams_of};
 
 /// Keeps `test_cases` and its child tables in step with `TestCase` events.
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,17 +54,8 @@ impl Projection for TestCases {
         connection: &mut PgConnection,
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
-        for event in events
-            .iter()
-            .filter(|event| event.aggregate_type == "TestCase")
-        {
-            // Test cases planned through Aegis always have UUID ids; as for users, a stream written by other
-            // means has no place here, and saying so beats failing every later event.
-            let Ok(test_case_id) = Uuid::parse_str(&event.aggregate_id) else {
-                tracing::warn!(aggregate_id = %event.aggregate_id, "skipping a TestCase stream whose id is not a UUID");
-                continue;
-            };
-            let payload: TestCaseEvent = payload(event)?;
+        for (test_case_id, event) in streams_of(events, "TestCase") {
+            let payload: TestCaseEvent = event.payload()?;
             apply(connection, test_case_id, event.sequence, &payload).await?;
         }
         Ok(())
@@ -697,27 +689,6 @@ fn keywords<T>(values: &std::collections::BTreeSet<T>, as_str: fn(&T) -> &str) -
 
 // Helpers shared by the workflow read models (test cases, campaigns, scoring policies).
 
-/// Reads an event's payload; one this version cannot read is a bug to see, not to skip silently.
-pub(crate) fn payload<T: DeserializeOwned>(event: &StoredEvent) -> Result<T, sqlx::Error> {
-    serde_json::from_value(event.payload.clone())
-        .map_err(|error| sqlx::Error::Decode(Box::new(error)))
-}
-
-/// When the command behind an event was given, from the metadata written by the command layer; the time
-/// the event was stored when that is missing (events written by other means). Both are part of the event,
-/// so a rebuild gets the same answer.
-pub(crate) fn occurred_at(event: &StoredEvent) -> DateTime<Utc> {
-    event
-        .metadata_str("occurred_at")
-        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-        .map_or(event.recorded_at, |time| time.with_timezone(&Utc))
-}
-
-/// Who gave the command behind an event, from its metadata.
-pub(crate) fn actor_id(event: &StoredEvent) -> Option<&str> {
-    event.metadata_str("actor_id")
-}
-
 /// The name serde writes for a unit enum variant (`Outcome::NotDetected` → `"not_detected"`), which is how
 /// the read models store the domain's enums.
 pub(crate) fn serde_name<T: Serialize>(value: &T) -> Result<String, sqlx::Error> {
@@ -826,10 +797,10 @@ impl TestCaseRow {
     }
 
     /// The position of this row in [`page`]'s order.
-    pub fn cursor(&self) -> TestCaseCursor {
-        TestCaseCursor {
-            planned_at: self.planned_at,
-            test_case_id: self.test_case_id,
+    pub fn cursor(&self) -> PageCursor {
+        PageCursor {
+            at: self.planned_at,
+            id: self.test_case_id,
         }
     }
 }
@@ -925,35 +896,6 @@ pub struct TestCaseFilter {
     pub tag: Option<Tag>,
 }
 
-/// A position in [`page`]'s order, `(planned_at, test_case_id)`; the page after it starts past it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TestCaseCursor {
-    pub planned_at: DateTime<Utc>,
-    pub test_case_id: Uuid,
-}
-
-impl TestCaseCursor {
-    /// `"<planned_at in RFC 3339, microseconds>_<id>"`, for an opaque API cursor.
-    pub fn encode(&self) -> String {
-        format!(
-            "{}_{}",
-            self.planned_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-            self.test_case_id
-        )
-    }
-
-    /// The cursor [`Self::encode`] wrote; `None` for anything else.
-    pub fn decode(text: &str) -> Option<Self> {
-        let (planned_at, test_case_id) = text.split_once('_')?;
-        Some(Self {
-            planned_at: DateTime::parse_from_rfc3339(planned_at)
-                .ok()?
-                .with_timezone(&Utc),
-            test_case_id: Uuid::parse_str(test_case_id).ok()?,
-        })
-    }
-}
-
 const COLUMNS: &str = "t.test_case_id, t.run, t.state, t.paused_from, t.title, t.objective, t.technique,
     t.procedure_source, t.steps, t.platforms, t.targets, t.tags, t.blind, t.revealed, t.red_assignee,
     t.blue_assignee, t.detection_rules, t.outcome, t.time_to_detect_ms, t.first_execution_started_at,
@@ -991,7 +933,7 @@ pub async fn revision(pool: &PgPool, test_case_id: Uuid) -> Result<Option<i64>, 
 pub async fn page(
     pool: &PgPool,
     filter: &TestCaseFilter,
-    after: Option<&TestCaseCursor>,
+    after: Option<&PageCursor>,
     limit: i64,
 ) -> Result<Vec<TestCaseRow>, sqlx::Error> {
     let found = sqlx::query(&format!(
@@ -1007,8 +949,8 @@ pub async fn page(
           ORDER BY t.planned_at, t.test_case_id
           LIMIT $9"
     ))
-    .bind(after.map(|cursor| cursor.planned_at))
-    .bind(after.map(|cursor| cursor.test_case_id))
+    .bind(after.map(|cursor| cursor.at))
+    .bind(after.map(|cursor| cursor.id))
     .bind(filter.state.as_deref())
     .bind(filter.technique.as_ref().map(TechniqueId::as_str))
     .bind(filter.campaign_id)

@@ -7,7 +7,7 @@ use domain::user::UserEvent;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use crate::projector::{Projection, StoredEvent};
+use crate::projector::{Projection, StoredEvent, streams_of};
 
 /// Keeps `users` in step with `User` events.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,16 +31,8 @@ impl Projection for Users {
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
         let mut changes = Vec::new();
-        for event in events.iter().filter(|event| event.aggregate_type == "User") {
-            // Users created through Aegis always have UUID ids; a stream written by other means has no
-            // place in this table, and saying so beats failing every later event.
-            let Ok(user_id) = Uuid::parse_str(&event.aggregate_id) else {
-                tracing::warn!(aggregate_id = %event.aggregate_id, "skipping a User stream whose id is not a UUID");
-                continue;
-            };
-            // A payload this version cannot read is a bug to see, not to skip silently.
-            let payload: UserEvent = serde_json::from_value(event.payload.clone())
-                .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+        for (user_id, event) in streams_of(events, "User") {
+            let payload: UserEvent = event.payload()?;
             changes.push((user_id, payload, event.recorded_at));
         }
         if changes.is_empty() {

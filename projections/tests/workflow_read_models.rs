@@ -19,6 +19,7 @@ use domain::test_case::{
     TestCaseEvent, TestState, Text, Title, ToolName,
 };
 use projections::campaigns::{self, CampaignFilter, OutcomeCount, StateCount, TimeToDetectStats};
+use projections::paging::PageCursor;
 use projections::projector::{Projector, ProjectorSettings, StoredEvent};
 use projections::scoring_policies;
 use projections::test_cases::{self, TestCaseFilter};
@@ -615,7 +616,7 @@ async fn pages_filter_and_continue_after_their_cursor(pool: PgPool) {
     let first = test_cases::page(&pool, &everything, None, 2).await.unwrap();
     assert_eq!(ids(&first), vec![id(21), id(22)]);
     assert_eq!(first[0].outcomes.len(), 2, "pages carry the children");
-    let cursor = test_cases::TestCaseCursor::decode(&first[1].cursor().encode()).unwrap();
+    let cursor = PageCursor::decode(&first[1].cursor().encode()).unwrap();
     assert_eq!(cursor, first[1].cursor());
     let second = test_cases::page(&pool, &everything, Some(&cursor), 2)
         .await

@@ -7,8 +7,9 @@ use async_graphql::connection::{Connection, Edge, EmptyFields, query};
 use async_graphql::{Context, Enum, ErrorExtensions, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use projections::campaigns::{
-    self, CampaignCursor, CampaignFilter, CampaignProgress, CampaignRow, TimeToDetectStats,
+    self, CampaignFilter, CampaignProgress, CampaignRow, TimeToDetectStats,
 };
+use projections::paging::PageCursor;
 use uuid::Uuid;
 
 use super::account::principal;
@@ -324,7 +325,7 @@ impl CampaignsQuery {
             None,
             |after: Option<String>, _: Option<String>, first, _| async move {
                 let cursor = match after.as_deref() {
-                    Some(text) => Some(CampaignCursor::decode(text).ok_or_else(|| {
+                    Some(text) => Some(PageCursor::decode(text).ok_or_else(|| {
                         ApiError::Validation("the cursor is not valid".to_owned()).extend()
                     })?),
                     None => None,

@@ -7,7 +7,8 @@ use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject}
 use chrono::{DateTime, Utc};
 use domain::role::Role;
 use domain::test_case::{ProcedureSource, Tag, TechniqueId};
-use projections::test_cases::{self, TestCaseCursor, TestCaseFilter, TestCaseRow};
+use projections::paging::PageCursor;
+use projections::test_cases::{self, TestCaseFilter, TestCaseRow};
 use uuid::Uuid;
 
 use super::account::principal;
@@ -276,7 +277,7 @@ impl TestCasesQuery {
             None,
             |after: Option<String>, _: Option<String>, first, _| async move {
                 let cursor = match after.as_deref() {
-                    Some(text) => Some(TestCaseCursor::decode(text).ok_or_else(|| {
+                    Some(text) => Some(PageCursor::decode(text).ok_or_else(|| {
                         ApiError::Validation("the cursor is not valid".to_owned()).extend()
                     })?),
                     None => None,
