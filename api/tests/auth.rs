@@ -251,6 +251,10 @@ async fn api_tokens_work_as_bearer_until_revoked_and_read_only_ones_never_write(
     assert_eq!(me["data"]["me"]["readOnly"], true);
     let write = graphql(&state, Some(&read_only_token), &create("FULL")).await;
     assert_eq!(error_code(&write), Some("FORBIDDEN"), "{write}");
+    assert_eq!(
+        write["errors"][0]["extensions"]["reason"],
+        "READ_ONLY_TOKEN"
+    );
 
     assert!(
         graphql(

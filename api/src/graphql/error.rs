@@ -64,7 +64,17 @@ impl ApiError {
                 Self::Unauthenticated(format!("sign in again: {reason}"))
             }
             (Denied::NotSignedIn, None) => Self::Unauthenticated(denied.to_string()),
-            (Denied::MissingRole | Denied::ReadOnly, _) => Self::Forbidden(denied.to_string()),
+            // The same stable reasons as the domain's refusals, so clients handle both alike.
+            (Denied::MissingRole, _) => Self::Refused {
+                code: "FORBIDDEN",
+                reason: "ROLE_REQUIRED",
+                message: denied.to_string(),
+            },
+            (Denied::ReadOnly, _) => Self::Refused {
+                code: "FORBIDDEN",
+                reason: "READ_ONLY_TOKEN",
+                message: denied.to_string(),
+            },
         }
     }
 }
