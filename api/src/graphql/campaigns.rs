@@ -3,7 +3,7 @@
 //! the time, and maps refusals to codes. Spawning the instances of a recurring campaign is the scheduler's
 //! job, not a mutation.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::campaign::{
     Campaign, CampaignAction, CampaignCommand, CampaignDescription, CampaignDetails, CampaignError,
@@ -11,8 +11,7 @@ use domain::campaign::{
 };
 use uuid::Uuid;
 
-use super::command::{caller, failed};
-use super::error::ApiError;
+use super::command::{caller, failed, refused};
 use super::scalars::BigInt;
 use crate::state::AppState;
 
@@ -70,10 +69,6 @@ pub struct CampaignChange {
     status: String,
     /// How many test cases belong to the campaign.
     test_case_count: i32,
-}
-
-fn refused(error: &CampaignError) -> async_graphql::Error {
-    ApiError::refused(error.code(), error.to_string()).extend()
 }
 
 fn parse_details(input: &CampaignDetailsInput) -> Result<CampaignDetails, CampaignError> {
@@ -139,7 +134,7 @@ async fn execute(
         .campaigns
         .execute_returning(&caller.context, &id.to_string(), command)
         .await
-        .map_err(|error| failed(error, refused))?;
+        .map_err(failed)?;
     Ok(change(id, outcome.version, outcome.replayed, &campaign))
 }
 

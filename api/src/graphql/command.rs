@@ -54,11 +54,36 @@ impl Caller {
 /// The UUID namespace of aggregate ids derived from idempotency keys.
 const CREATED_BY_KEY: Uuid = Uuid::from_u128(0x6165_6769_735f_6964_656d_706f_7465_6e74);
 
-/// A command that did not take effect, as clients see it; `refused` maps the domain's own reasons.
-pub fn failed<E: std::error::Error>(
-    error: CommandError<E>,
-    refused: impl FnOnce(&E) -> async_graphql::Error,
-) -> async_graphql::Error {
+/// A domain error with a stable code (every aggregate's error enum has one).
+pub trait Refusal: std::error::Error {
+    fn code(&self) -> &'static str;
+}
+
+impl Refusal for domain::test_case::TestCaseError {
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+}
+
+impl Refusal for domain::campaign::CampaignError {
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+}
+
+impl Refusal for domain::scoring::ScoringPolicyError {
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+}
+
+/// A domain refusal as clients see it: one of the API's codes and the domain's stable reason.
+pub fn refused(error: &impl Refusal) -> async_graphql::Error {
+    ApiError::refused(error.code(), error.to_string()).extend()
+}
+
+/// A command that did not take effect, as clients see it.
+pub fn failed<E: Refusal>(error: CommandError<E>) -> async_graphql::Error {
     match error {
         CommandError::Rejected(error) => refused(&error),
         CommandError::Conflict { .. }

@@ -21,7 +21,7 @@ use domain::scoring::{
 };
 use uuid::Uuid;
 
-use super::command::{caller, failed};
+use super::command::{caller, failed, refused};
 use super::error::ApiError;
 use crate::state::AppState;
 
@@ -104,10 +104,6 @@ pub struct ScoringPolicyChange {
     retired: bool,
 }
 
-fn refused(error: &ScoringPolicyError) -> async_graphql::Error {
-    ApiError::refused(error.code(), error.to_string()).extend()
-}
-
 fn internal(error: sqlx::Error) -> async_graphql::Error {
     ApiError::internal(error).extend()
 }
@@ -187,7 +183,7 @@ async fn execute(
         .scoring_policies
         .execute_returning(&caller.context, &id.to_string(), command)
         .await
-        .map_err(|error| failed(error, refused))?;
+        .map_err(failed)?;
     Ok(change(id, outcome.replayed, &policy))
 }
 
@@ -236,7 +232,7 @@ async fn deactivate_others(
         match deactivated {
             // Retired since the read model looked: it is not active either.
             Ok(_) | Err(CommandError::Rejected(ScoringPolicyError::Retired)) => {}
-            Err(error) => return Err(failed(error, refused)),
+            Err(error) => return Err(failed(error)),
         }
     }
     Ok(())

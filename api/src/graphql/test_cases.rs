@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::test_case::{
     DefenseOutcome, DetectionRuleRef, EvidenceRef, Execution, FileName, Note, Plan, Platform,
@@ -13,8 +13,7 @@ use domain::test_case::{
 };
 use uuid::Uuid;
 
-use super::command::{caller, failed};
-use super::error::ApiError;
+use super::command::{caller, failed, refused};
 use super::scalars::BigInt;
 use crate::state::AppState;
 
@@ -127,10 +126,6 @@ pub struct TestCaseChange {
     time_to_detect_seconds: Option<BigInt>,
 }
 
-fn refused(error: &TestCaseError) -> async_graphql::Error {
-    ApiError::refused(error.code(), error.to_string()).extend()
-}
-
 fn parse_plan(input: &PlanInput) -> Result<Plan, TestCaseError> {
     let reference = || input.procedure.reference.as_deref().unwrap_or_default();
     let procedure = match input.procedure.kind {
@@ -225,7 +220,7 @@ async fn execute(
         .test_cases
         .execute_returning(&caller.context, &id.to_string(), command)
         .await
-        .map_err(|error| failed(error, refused))?;
+        .map_err(failed)?;
     Ok(change(id, outcome.version, outcome.replayed, &test_case))
 }
 
