@@ -10,7 +10,7 @@ use domain::role::Role;
 use crate::auth::identity::RequestOrigin;
 
 use crate::config::{Config, GlobalArgs, ServeArgs};
-use crate::{bench, database, demo, serve, telemetry};
+use crate::{bench, database, demo, import, serve, telemetry};
 
 /// Aegis: purple-team coverage on an append-only event log.
 #[derive(Debug, Parser)]
@@ -41,6 +41,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Import reference content into the catalog: ATT&CK, D3FEND, templates, detection rules, telemetry
+    /// configurations, compliance frameworks. Exits 1 when any file failed (the others are still imported).
+    Import(import::ImportArgs),
     /// Manage users from scripts.
     #[command(subcommand)]
     User(UserCommandLine),
@@ -159,6 +162,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "created user {user_id} ({email}); one-time password: {password} (must be changed at first sign-in)"
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => {
+            let database = database::open(&config.database, &config.data_dir, true).await?;
+            import::run(&database.pool, args).await
         }
         Command::Bench(command) => {
             let located = database::locate(&config.database, &config.data_dir).await?;

@@ -8,6 +8,7 @@
 //!   owner, connecting as the restricted application role.
 //! - [`http`]: `app(state) -> Router` (GraphQL, `/health`, `/ready`, `/metrics`); [`graphql`]: the schema.
 //! - [`edge`]: `harden(router, config)`: security headers, CORS for configured origins, the CSRF guard.
+//! - [`import`]: `aegis import` (progress on a terminal, `--json` summary).
 //! - [`telemetry`]: structured logs, OpenTelemetry traces, Prometheus metrics. [`bench`]: `aegis bench`.
 //!
 //! # Invariants
@@ -24,6 +25,7 @@ pub mod demo;
 pub mod edge;
 pub mod graphql;
 pub mod http;
+pub mod import;
 pub mod local_postgres;
 pub mod recurring;
 pub mod serve;

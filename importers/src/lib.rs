@@ -4,12 +4,21 @@
 //!
 //! # Layout
 //! - [`record`]: the one shape every parser produces ([`record::CatalogRecord`]).
-//! - [`parsers`]: one module per source, `accepts(path)` and `parse(files)`.
+//! - [`parsers`]: one module per source, `accepts(path)` and `parse(files)`; [`source::Source`] names them.
+//! - [`files`] and [`fetch`]: reading the files of an import from paths and URLs.
+//! - [`catalog`]: the writer of the versioned catalog tables and the import runs (migration 0007).
+//! - [`import`]: one import from start to finish.
 //!
 //! # Invariants
 //! - Parsers are pure functions of their input: no IO, so they can be fuzzed.
+//! - Only the catalog tables (`import_runs`, `catalog_records`) are written here; never the event store.
 //! - A malformed file is reported with its name and reason; the rest of an import goes on.
 //! - No dependency on `commands`, `projections` or `api`.
 
+pub mod catalog;
+pub mod fetch;
+pub mod files;
+pub mod import;
 pub mod parsers;
 pub mod record;
+pub mod source;

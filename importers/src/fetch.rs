@@ -1,0 +1,52 @@
+//! Downloading import content over HTTPS (the ATT&CK release URL of the daily sync).
+
+use std::time::Duration;
+
+use crate::record::SourceFile;
+
+/// Larger than any upstream file we import (the Enterprise bundle is about 45 MB), small enough that a wrong
+/// URL cannot fill the memory.
+const MAX_DOWNLOAD_BYTES: usize = 512 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot fetch: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the server answered {0}")]
+    Status(reqwest::StatusCode),
+    #[error("larger than {MAX_DOWNLOAD_BYTES} bytes")]
+    TooLarge,
+}
+
+/// A client with the timeouts every fetch here uses.
+pub fn client() -> Result<reqwest::Client, FetchError> {
+    Ok(reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(600))
+        .user_agent(concat!("aegis/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// Fetches `url` whole; the file is named by the URL's last path segment, as a downloaded file would be.
+pub async fn download(url: &str) -> Result<SourceFile, FetchError> {
+    let mut response = client()?.get(url).send().await?;
+    if !response.status().is_success() {
+        return Err(FetchError::Status(response.status()));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if bytes.len() + chunk.len() > MAX_DOWNLOAD_BYTES {
+            return Err(FetchError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|path| path.rsplit('/').find(|segment| !segment.is_empty()))
+        .unwrap_or(url);
+    Ok(SourceFile {
+        path: name.into(),
+        bytes,
+    })
+}
