@@ -62,10 +62,16 @@ pub enum Operation {
     ManageCampaigns,
     /// Define, change, activate and retire the scoring policies every score is computed with.
     ManageScoringPolicies,
+    /// The reference catalogs (ATT&CK, templates, detection rules, D3FEND, compliance) and their import runs.
+    ReadCatalog,
+    /// Import reference content from upstream.
+    ImportCatalog,
+    /// Say which detection rules are deployed (they count in scores).
+    ManageDetectionRules,
 }
 
 impl Operation {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 19] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -82,6 +88,9 @@ impl Operation {
         Self::WorkOnTestCases,
         Self::ManageCampaigns,
         Self::ManageScoringPolicies,
+        Self::ReadCatalog,
+        Self::ImportCatalog,
+        Self::ManageDetectionRules,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -94,17 +103,20 @@ impl Operation {
             | Self::ReadTestCases
             | Self::ReadCampaigns
             | Self::ReadScoringPolicies
-            | Self::ReadHistory => Audience::SignedIn,
+            | Self::ReadHistory
+            | Self::ReadCatalog => Audience::SignedIn,
             Self::WorkOnTestCases => {
                 Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
             }
             Self::ReadUsers | Self::ManageCampaigns => {
                 Audience::Roles(&[Role::RedLead, Role::BlueLead])
             }
+            Self::ManageDetectionRules => Audience::Roles(&[Role::BlueLead]),
             Self::ManageUsers
             | Self::ReadSystemStatus
             | Self::ManageSecurityPolicy
-            | Self::ManageScoringPolicies => Audience::Roles(&[]),
+            | Self::ManageScoringPolicies
+            | Self::ImportCatalog => Audience::Roles(&[]),
         }
     }
 
@@ -116,7 +128,9 @@ impl Operation {
             | Self::ManageSecurityPolicy
             | Self::WorkOnTestCases
             | Self::ManageCampaigns
-            | Self::ManageScoringPolicies => Access::Write,
+            | Self::ManageScoringPolicies
+            | Self::ImportCatalog
+            | Self::ManageDetectionRules => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
@@ -125,7 +139,8 @@ impl Operation {
             | Self::ReadTestCases
             | Self::ReadCampaigns
             | Self::ReadScoringPolicies
-            | Self::ReadHistory => Access::Read,
+            | Self::ReadHistory
+            | Self::ReadCatalog => Access::Read,
         }
     }
 
@@ -159,6 +174,13 @@ impl Operation {
             }
             Self::ManageScoringPolicies => {
                 "define, change, rename, activate, deactivate, retire scoring policies"
+            }
+            Self::ReadCatalog => {
+                "read the reference catalogs (ATT&CK, templates, rules, D3FEND, compliance) and import runs"
+            }
+            Self::ImportCatalog => "start an import of reference content",
+            Self::ManageDetectionRules => {
+                "deploy and retire detection rules (they count in scores)"
             }
         }
     }

@@ -10,6 +10,8 @@
 //! - [`campaigns`]: campaigns, their membership, template spawns, and progress computed from `test_cases`.
 //! - [`paging`]: [`paging::PageCursor`], the keyset cursor of every paged list, and its opaque text form.
 //! - [`history`]: one aggregate's events, read straight from the log for auditors.
+//! - [`catalog`]: the reference catalogs the importers write (ATT&CK, templates, rules…), by kind, by
+//!   technique and as of a moment, and the import runs. Written by `importers`, not by events.
 //! - [`scoring_policies`]: scoring policies (the active one, every one) and every version of their settings.
 //!
 //! # Invariants
@@ -21,6 +23,7 @@
 
 pub mod audit_log;
 pub mod campaigns;
+pub mod catalog;
 pub mod event_totals;
 pub mod history;
 pub mod leader;

@@ -18,6 +18,18 @@ use crate::state::{AppState, Introspection};
 /// The operation behind each root field, as `Type.field`.
 pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.serverInfo", Operation::ReadServerInfo),
+    ("Query.techniques", Operation::ReadCatalog),
+    ("Query.technique", Operation::ReadCatalog),
+    ("Query.tactics", Operation::ReadCatalog),
+    ("Query.threatActors", Operation::ReadCatalog),
+    ("Query.threatActor", Operation::ReadCatalog),
+    ("Query.detectionRules", Operation::ReadCatalog),
+    ("Query.templates", Operation::ReadCatalog),
+    ("Query.complianceFrameworks", Operation::ReadCatalog),
+    ("Query.controls", Operation::ReadCatalog),
+    ("Query.catalog", Operation::ReadCatalog),
+    ("Query.importRuns", Operation::ReadCatalog),
+    ("Query.importRun", Operation::ReadCatalog),
     ("Query.projections", Operation::ReadSystemStatus),
     ("Query.me", Operation::ReadOwnAccount),
     ("Query.myApiTokens", Operation::ReadOwnAccount),

@@ -4,6 +4,7 @@
 mod account;
 mod campaign_views;
 mod campaigns;
+mod catalog_views;
 mod command;
 mod error;
 pub mod guard;
@@ -38,6 +39,7 @@ pub struct Query(
     campaign_views::CampaignsQuery,
     scoring_views::ScoringQuery,
     history::HistoryQuery,
+    catalog_views::CatalogQuery,
 );
 
 /// Every change, by area.
