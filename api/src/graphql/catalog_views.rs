@@ -447,6 +447,8 @@ pub struct CatalogListFilter {
     /// Include revoked and deprecated records (left out by default).
     #[graphql(default)]
     include_retired: bool,
+    /// The catalog as it was at this moment (default: now).
+    as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Default)]
@@ -463,12 +465,11 @@ impl CatalogQuery {
         context: &Context<'_>,
         #[graphql(default_with = "AttackDomain::Enterprise")] domain: AttackDomain,
         filter: Option<CatalogListFilter>,
-        as_of: Option<DateTime<Utc>>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<CatalogConnection<Technique>> {
-        let filter = list_filter("technique", Some(domain.scope().to_owned()), filter, as_of);
-        paged(context, filter, first, after, |entry| Technique {
+        let filter = list_filter("technique", Some(domain.scope().to_owned()), filter);
+        paged(context, filter, first, after, |entry, as_of| Technique {
             entry,
             as_of,
         })
@@ -510,12 +511,11 @@ impl CatalogQuery {
         context: &Context<'_>,
         #[graphql(default_with = "AttackDomain::Enterprise")] domain: AttackDomain,
         filter: Option<CatalogListFilter>,
-        as_of: Option<DateTime<Utc>>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<CatalogConnection<ThreatActor>> {
-        let filter = list_filter("group", Some(domain.scope().to_owned()), filter, as_of);
-        paged(context, filter, first, after, |entry| ThreatActor {
+        let filter = list_filter("group", Some(domain.scope().to_owned()), filter);
+        paged(context, filter, first, after, |entry, as_of| ThreatActor {
             entry,
             as_of,
         })
@@ -543,12 +543,11 @@ impl CatalogQuery {
         context: &Context<'_>,
         source: Option<String>,
         filter: Option<CatalogListFilter>,
-        as_of: Option<DateTime<Utc>>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<CatalogConnection<CatalogItem>> {
-        let filter = list_filter("detection_rule", source, filter, as_of);
-        paged(context, filter, first, after, |entry| CatalogItem {
+        let filter = list_filter("detection_rule", source, filter);
+        paged(context, filter, first, after, |entry, as_of| CatalogItem {
             entry,
             as_of,
         })
@@ -562,12 +561,11 @@ impl CatalogQuery {
         context: &Context<'_>,
         library: Option<String>,
         filter: Option<CatalogListFilter>,
-        as_of: Option<DateTime<Utc>>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<CatalogConnection<CatalogItem>> {
-        let filter = list_filter("template", library, filter, as_of);
-        paged(context, filter, first, after, |entry| CatalogItem {
+        let filter = list_filter("template", library, filter);
+        paged(context, filter, first, after, |entry, as_of| CatalogItem {
             entry,
             as_of,
         })
@@ -579,38 +577,31 @@ impl CatalogQuery {
     async fn compliance_frameworks(
         &self,
         context: &Context<'_>,
-        as_of: Option<DateTime<Utc>>,
+        filter: Option<CatalogListFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<CatalogConnection<CatalogItem>> {
-        let filter = list_filter("compliance_framework", None, None, as_of);
-        paged(context, filter, first, after, |entry| CatalogItem {
+        let filter = list_filter("compliance_framework", None, filter);
+        paged(context, filter, first, after, |entry, as_of| CatalogItem {
             entry,
             as_of,
         })
         .await
     }
 
-    /// The controls of one framework: `kind` control (OSCAL: title, family, text) or control_mapping (CTID:
-    /// the techniques it maps to).
+    /// The controls of one framework as CTID maps them to techniques (their OSCAL titles, families and text:
+    /// `catalog(kind: "control", scope: framework)`).
     #[graphql(complexity = "super::paging::page_complexity(first, child_complexity)")]
     async fn controls(
         &self,
         context: &Context<'_>,
         framework: String,
-        #[graphql(default = false)] mappings: bool,
         filter: Option<CatalogListFilter>,
-        as_of: Option<DateTime<Utc>>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<CatalogConnection<CatalogItem>> {
-        let kind = if mappings {
-            "control_mapping"
-        } else {
-            "control"
-        };
-        let filter = list_filter(kind, Some(framework), filter, as_of);
-        paged(context, filter, first, after, |entry| CatalogItem {
+        let filter = list_filter("control_mapping", Some(framework), filter);
+        paged(context, filter, first, after, |entry, as_of| CatalogItem {
             entry,
             as_of,
         })
@@ -626,12 +617,11 @@ impl CatalogQuery {
         kind: String,
         scope: Option<String>,
         filter: Option<CatalogListFilter>,
-        as_of: Option<DateTime<Utc>>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<CatalogConnection<CatalogItem>> {
-        let filter = list_filter(&kind, scope, filter, as_of);
-        paged(context, filter, first, after, |entry| CatalogItem {
+        let filter = list_filter(&kind, scope, filter);
+        paged(context, filter, first, after, |entry, as_of| CatalogItem {
             entry,
             as_of,
         })
@@ -698,7 +688,6 @@ fn list_filter(
     kind: &str,
     scope: Option<String>,
     filter: Option<CatalogListFilter>,
-    as_of: Option<DateTime<Utc>>,
 ) -> CatalogFilter {
     let filter = filter.unwrap_or_default();
     CatalogFilter {
@@ -707,7 +696,7 @@ fn list_filter(
         technique: filter.technique.map(|id| id.trim().to_uppercase()),
         search: filter.search.filter(|text| !text.trim().is_empty()),
         include_retired: filter.include_retired,
-        as_of,
+        as_of: filter.as_of,
     }
 }
 
@@ -717,7 +706,7 @@ async fn paged<T: async_graphql::OutputType>(
     filter: CatalogFilter,
     first: Option<i32>,
     after: Option<String>,
-    wrap: impl Fn(CatalogEntry) -> T + Send + Sync,
+    wrap: impl Fn(CatalogEntry, Option<DateTime<Utc>>) -> T + Send + Sync,
 ) -> async_graphql::Result<CatalogConnection<T>> {
     let state = context.data::<AppState>()?;
     query(
@@ -741,7 +730,7 @@ async fn paged<T: async_graphql::OutputType>(
             connection.edges.extend(
                 entries
                     .into_iter()
-                    .map(|entry| Edge::new(entry.cursor().encode(), wrap(entry))),
+                    .map(|entry| Edge::new(entry.cursor().encode(), wrap(entry, filter.as_of))),
             );
             Ok::<_, async_graphql::Error>(connection)
         },
