@@ -398,14 +398,14 @@ fn declared_domains(object: &StixObject<'_>) -> DomainSet {
             domains.insert(domain);
         }
     }
-    if domains.is_empty() && object.object_type.as_str() == "x-mitre-matrix" {
-        if let Some(domain) = object
+    if domains.is_empty()
+        && object.object_type.as_str() == "x-mitre-matrix"
+        && let Some(domain) = object
             .attack_reference()
             .and_then(|reference| reference.external_id.as_deref())
             .and_then(Domain::from_domain_name)
-        {
-            domains.insert(domain);
-        }
+    {
+        domains.insert(domain);
     }
     if domains.is_empty() {
         for phase in &object.kill_chain_phases {

@@ -179,6 +179,23 @@ struct AssetDetails<'g> {
     related_assets: &'g [RelatedAsset<'g>],
 }
 
+/// What differs between record kinds: the kind, the technique ids, the serialised details.
+struct Parts<'g> {
+    kind: RecordKind,
+    techniques: Vec<&'g str>,
+    details: serde_json::Value,
+}
+
+impl<'g> Parts<'g> {
+    fn new(kind: RecordKind, techniques: Vec<&'g str>, details: &impl Serialize) -> Self {
+        Self {
+            kind,
+            techniques,
+            details: to_json(details),
+        }
+    }
+}
+
 /// Where a tactic sits in the matrices of one domain.
 #[derive(Debug, Default)]
 struct TacticPlace<'g> {
@@ -319,209 +336,50 @@ impl<'g, 'a> Builder<'g, 'a> {
     }
 
     fn record(&self, index: usize, entry: &'g Entry<'a>, domain: Domain) -> Option<CatalogRecord> {
-        let common = self.common(entry);
-        let (kind, techniques, details) = match entry.kind {
+        let common = Self::common(entry);
+        let Parts {
+            kind,
+            techniques,
+            details,
+        } = match entry.kind {
             ObjectKind::Collection => return None,
-            ObjectKind::Technique => (
+            ObjectKind::Technique => Parts::new(
                 RecordKind::Technique,
                 vec![entry.attack_id.as_ref()],
-                to_json(&self.technique(index, entry, domain, common)),
+                &self.technique(index, entry, domain, common),
             ),
-            ObjectKind::Tactic => {
-                let place = self.tactic_places.get(&(domain, index));
-                let techniques = self
-                    .tactic_techniques
-                    .get(&(domain, index))
-                    .cloned()
-                    .unwrap_or_default();
-                let details = TacticDetails {
-                    common,
-                    shortname: entry.object.x_mitre_shortname.as_deref(),
-                    matrices: place
-                        .map(|place| place.matrices.clone())
-                        .unwrap_or_default(),
-                    order: place.and_then(|place| place.order),
-                };
-                (RecordKind::Tactic, techniques, to_json(&details))
-            }
-            ObjectKind::Matrix => {
-                let tactics = entry
-                    .object
-                    .tactic_refs
-                    .iter()
-                    .filter_map(|tactic_ref| self.graph.index_of(Some(tactic_ref)))
-                    .map(|tactic| self.graph.entries[tactic].attack_id.as_ref())
-                    .collect();
-                (
-                    RecordKind::Matrix,
-                    Vec::new(),
-                    to_json(&MatrixDetails { common, tactics }),
-                )
-            }
-            ObjectKind::Group => {
-                let details = GroupDetails {
-                    common,
-                    aliases: &entry.object.aliases,
-                    software: self.ids(
-                        self.graph.targets(index, Link::Uses),
-                        domain,
-                        ObjectKind::is_software,
-                    ),
-                    campaigns: self.ids(
-                        self.graph.sources(index, Link::AttributedTo),
-                        domain,
-                        |kind| kind == ObjectKind::Campaign,
-                    ),
-                };
-                (
-                    RecordKind::Group,
-                    self.used_techniques(index, domain),
-                    to_json(&details),
-                )
-            }
-            ObjectKind::Campaign => {
-                let details = CampaignDetails {
-                    common,
-                    aliases: &entry.object.aliases,
-                    first_seen: entry.object.first_seen.as_deref(),
-                    last_seen: entry.object.last_seen.as_deref(),
-                    software: self.ids(
-                        self.graph.targets(index, Link::Uses),
-                        domain,
-                        ObjectKind::is_software,
-                    ),
-                    groups: self.ids(
-                        self.graph.targets(index, Link::AttributedTo),
-                        domain,
-                        |kind| kind == ObjectKind::Group,
-                    ),
-                };
-                (
-                    RecordKind::Campaign,
-                    self.used_techniques(index, domain),
-                    to_json(&details),
-                )
-            }
-            ObjectKind::Malware | ObjectKind::Tool => {
-                let details = SoftwareDetails {
-                    common,
-                    software_type: if entry.kind == ObjectKind::Malware {
-                        "malware"
-                    } else {
-                        "tool"
-                    },
-                    aliases: &entry.object.x_mitre_aliases,
-                    platforms: platforms(&entry.object.x_mitre_platforms),
-                    groups: self.ids(self.graph.sources(index, Link::Uses), domain, |kind| {
-                        kind == ObjectKind::Group
-                    }),
-                    campaigns: self.ids(self.graph.sources(index, Link::Uses), domain, |kind| {
-                        kind == ObjectKind::Campaign
-                    }),
-                };
-                (
-                    RecordKind::Software,
-                    self.used_techniques(index, domain),
-                    to_json(&details),
-                )
-            }
-            ObjectKind::Mitigation => (
+            ObjectKind::Tactic => self.tactic(index, entry, domain, common),
+            ObjectKind::Matrix => self.matrix(entry, common),
+            ObjectKind::Group => self.group(index, entry, domain, common),
+            ObjectKind::Campaign => self.campaign(index, entry, domain, common),
+            ObjectKind::Malware | ObjectKind::Tool => self.software(index, entry, domain, common),
+            ObjectKind::Mitigation => Parts::new(
                 RecordKind::Mitigation,
                 self.ids(
                     self.graph.targets(index, Link::Mitigates),
                     domain,
                     is_technique,
                 ),
-                to_json(&MitigationDetails { common }),
+                &MitigationDetails { common },
             ),
-            ObjectKind::DataSource => {
-                let details = DataSourceDetails {
-                    common,
-                    platforms: platforms(&entry.object.x_mitre_platforms),
-                    collection_layers: &entry.object.x_mitre_collection_layers,
-                    data_components: self.ids(
-                        self.graph.sources(index, Link::InDataSource),
-                        domain,
-                        |kind| kind == ObjectKind::DataComponent,
-                    ),
-                };
-                (RecordKind::DataSource, Vec::new(), to_json(&details))
-            }
-            ObjectKind::DataComponent => {
-                let data_source = self
-                    .graph
-                    .targets(index, Link::InDataSource)
-                    .next()
-                    .map(|data_source| self.graph.entries[data_source].attack_id.as_ref());
-                let details = DataComponentDetails {
-                    common,
-                    data_source,
-                    log_sources: &entry.object.x_mitre_log_sources,
-                    analytics: self.ids(
-                        self.graph.sources(index, Link::ReadsDataComponent),
-                        domain,
-                        |kind| kind == ObjectKind::Analytic,
-                    ),
-                };
-                (
-                    RecordKind::DataComponent,
-                    self.data_component_techniques(index, domain),
-                    to_json(&details),
-                )
-            }
-            ObjectKind::DetectionStrategy => {
-                let analytics = self
-                    .graph
-                    .targets(index, Link::HasAnalytic)
-                    .map(|analytic| self.graph.entries[analytic].attack_id.as_ref())
-                    .collect();
-                (
-                    RecordKind::DetectionStrategy,
-                    self.ids(
-                        self.graph.targets(index, Link::Detects),
-                        domain,
-                        is_technique,
-                    ),
-                    to_json(&DetectionStrategyDetails { common, analytics }),
-                )
-            }
-            ObjectKind::Analytic => {
-                let strategies: Vec<usize> = self.graph.sources(index, Link::HasAnalytic).collect();
-                let techniques = self.ids(
-                    strategies
-                        .iter()
-                        .flat_map(|strategy| self.graph.targets(*strategy, Link::Detects)),
+            ObjectKind::DataSource => self.data_source(index, entry, domain, common),
+            ObjectKind::DataComponent => self.data_component(index, entry, domain, common),
+            ObjectKind::DetectionStrategy => self.detection_strategy(index, domain, common),
+            ObjectKind::Analytic => self.analytic(index, entry, domain, common),
+            ObjectKind::Asset => Parts::new(
+                RecordKind::Asset,
+                self.ids(
+                    self.graph.sources(index, Link::Targets),
                     domain,
                     is_technique,
-                );
-                let details = AnalyticDetails {
-                    common,
-                    platforms: platforms(&entry.object.x_mitre_platforms),
-                    log_sources: self.analytic_log_sources(entry),
-                    mutable_elements: &entry.object.x_mitre_mutable_elements,
-                    detection_strategies: self.ids(strategies.into_iter(), domain, |kind| {
-                        kind == ObjectKind::DetectionStrategy
-                    }),
-                };
-                (RecordKind::Analytic, techniques, to_json(&details))
-            }
-            ObjectKind::Asset => {
-                let details = AssetDetails {
+                ),
+                &AssetDetails {
                     common,
                     platforms: platforms(&entry.object.x_mitre_platforms),
                     sectors: &entry.object.x_mitre_sectors,
                     related_assets: &entry.object.x_mitre_related_assets,
-                };
-                (
-                    RecordKind::Asset,
-                    self.ids(
-                        self.graph.sources(index, Link::Targets),
-                        domain,
-                        is_technique,
-                    ),
-                    to_json(&details),
-                )
-            }
+                },
+            ),
         };
         Some(CatalogRecord {
             kind,
@@ -535,6 +393,221 @@ impl<'g, 'a> Builder<'g, 'a> {
             techniques: technique_ids(techniques),
             details,
         })
+    }
+
+    fn tactic(
+        &self,
+        index: usize,
+        entry: &'g Entry<'a>,
+        domain: Domain,
+        common: Common<'g>,
+    ) -> Parts<'g> {
+        let place = self.tactic_places.get(&(domain, index));
+        let techniques = self
+            .tactic_techniques
+            .get(&(domain, index))
+            .cloned()
+            .unwrap_or_default();
+        let details = TacticDetails {
+            common,
+            shortname: entry.object.x_mitre_shortname.as_deref(),
+            matrices: place
+                .map(|place| place.matrices.clone())
+                .unwrap_or_default(),
+            order: place.and_then(|place| place.order),
+        };
+        Parts::new(RecordKind::Tactic, techniques, &details)
+    }
+
+    fn matrix(&self, entry: &'g Entry<'a>, common: Common<'g>) -> Parts<'g> {
+        let tactics = entry
+            .object
+            .tactic_refs
+            .iter()
+            .filter_map(|tactic_ref| self.graph.index_of(Some(tactic_ref)))
+            .map(|tactic| self.graph.entries[tactic].attack_id.as_ref())
+            .collect();
+        Parts::new(
+            RecordKind::Matrix,
+            Vec::new(),
+            &MatrixDetails { common, tactics },
+        )
+    }
+
+    fn group(
+        &self,
+        index: usize,
+        entry: &'g Entry<'a>,
+        domain: Domain,
+        common: Common<'g>,
+    ) -> Parts<'g> {
+        let graph = self.graph;
+        let details = GroupDetails {
+            common,
+            aliases: &entry.object.aliases,
+            software: self.ids(
+                graph.targets(index, Link::Uses),
+                domain,
+                ObjectKind::is_software,
+            ),
+            campaigns: self.ids(graph.sources(index, Link::AttributedTo), domain, |kind| {
+                kind == ObjectKind::Campaign
+            }),
+        };
+        Parts::new(
+            RecordKind::Group,
+            self.used_techniques(index, domain),
+            &details,
+        )
+    }
+
+    fn campaign(
+        &self,
+        index: usize,
+        entry: &'g Entry<'a>,
+        domain: Domain,
+        common: Common<'g>,
+    ) -> Parts<'g> {
+        let graph = self.graph;
+        let details = CampaignDetails {
+            common,
+            aliases: &entry.object.aliases,
+            first_seen: entry.object.first_seen.as_deref(),
+            last_seen: entry.object.last_seen.as_deref(),
+            software: self.ids(
+                graph.targets(index, Link::Uses),
+                domain,
+                ObjectKind::is_software,
+            ),
+            groups: self.ids(graph.targets(index, Link::AttributedTo), domain, |kind| {
+                kind == ObjectKind::Group
+            }),
+        };
+        Parts::new(
+            RecordKind::Campaign,
+            self.used_techniques(index, domain),
+            &details,
+        )
+    }
+
+    fn software(
+        &self,
+        index: usize,
+        entry: &'g Entry<'a>,
+        domain: Domain,
+        common: Common<'g>,
+    ) -> Parts<'g> {
+        let graph = self.graph;
+        let details = SoftwareDetails {
+            common,
+            software_type: if entry.kind == ObjectKind::Malware {
+                "malware"
+            } else {
+                "tool"
+            },
+            aliases: &entry.object.x_mitre_aliases,
+            platforms: platforms(&entry.object.x_mitre_platforms),
+            groups: self.ids(graph.sources(index, Link::Uses), domain, |kind| {
+                kind == ObjectKind::Group
+            }),
+            campaigns: self.ids(graph.sources(index, Link::Uses), domain, |kind| {
+                kind == ObjectKind::Campaign
+            }),
+        };
+        Parts::new(
+            RecordKind::Software,
+            self.used_techniques(index, domain),
+            &details,
+        )
+    }
+
+    fn data_source(
+        &self,
+        index: usize,
+        entry: &'g Entry<'a>,
+        domain: Domain,
+        common: Common<'g>,
+    ) -> Parts<'g> {
+        let details = DataSourceDetails {
+            common,
+            platforms: platforms(&entry.object.x_mitre_platforms),
+            collection_layers: &entry.object.x_mitre_collection_layers,
+            data_components: self.ids(
+                self.graph.sources(index, Link::InDataSource),
+                domain,
+                |kind| kind == ObjectKind::DataComponent,
+            ),
+        };
+        Parts::new(RecordKind::DataSource, Vec::new(), &details)
+    }
+
+    fn data_component(
+        &self,
+        index: usize,
+        entry: &'g Entry<'a>,
+        domain: Domain,
+        common: Common<'g>,
+    ) -> Parts<'g> {
+        let graph = self.graph;
+        let details = DataComponentDetails {
+            common,
+            data_source: graph
+                .targets(index, Link::InDataSource)
+                .next()
+                .map(|data_source| graph.entries[data_source].attack_id.as_ref()),
+            log_sources: &entry.object.x_mitre_log_sources,
+            analytics: self.ids(
+                graph.sources(index, Link::ReadsDataComponent),
+                domain,
+                |kind| kind == ObjectKind::Analytic,
+            ),
+        };
+        Parts::new(
+            RecordKind::DataComponent,
+            self.data_component_techniques(index, domain),
+            &details,
+        )
+    }
+
+    fn detection_strategy(&self, index: usize, domain: Domain, common: Common<'g>) -> Parts<'g> {
+        let graph = self.graph;
+        let analytics = graph
+            .targets(index, Link::HasAnalytic)
+            .map(|analytic| graph.entries[analytic].attack_id.as_ref())
+            .collect();
+        Parts::new(
+            RecordKind::DetectionStrategy,
+            self.ids(graph.targets(index, Link::Detects), domain, is_technique),
+            &DetectionStrategyDetails { common, analytics },
+        )
+    }
+
+    fn analytic(
+        &self,
+        index: usize,
+        entry: &'g Entry<'a>,
+        domain: Domain,
+        common: Common<'g>,
+    ) -> Parts<'g> {
+        let graph = self.graph;
+        let strategies: Vec<usize> = graph.sources(index, Link::HasAnalytic).collect();
+        let techniques = self.ids(
+            strategies
+                .iter()
+                .flat_map(|strategy| graph.targets(*strategy, Link::Detects)),
+            domain,
+            is_technique,
+        );
+        let details = AnalyticDetails {
+            common,
+            platforms: platforms(&entry.object.x_mitre_platforms),
+            log_sources: self.analytic_log_sources(entry),
+            mutable_elements: &entry.object.x_mitre_mutable_elements,
+            detection_strategies: self.ids(strategies.into_iter(), domain, |kind| {
+                kind == ObjectKind::DetectionStrategy
+            }),
+        };
+        Parts::new(RecordKind::Analytic, techniques, &details)
     }
 
     fn technique(
@@ -707,7 +780,7 @@ impl<'g, 'a> Builder<'g, 'a> {
         }
     }
 
-    fn common(&self, entry: &'g Entry<'a>) -> Common<'g> {
+    fn common(entry: &'g Entry<'a>) -> Common<'g> {
         let object = &entry.object;
         Common {
             stix_id: object.id.as_str(),

@@ -84,7 +84,7 @@ impl Serialize for Text<'_> {
 #[derive(Deserialize)]
 struct Container<'a> {
     #[serde(rename = "type", default, borrow)]
-    container_type: Option<Text<'a>>,
+    stix_type: Option<Text<'a>>,
     #[serde(default, borrow)]
     objects: Option<Vec<&'a RawValue>>,
     /// Only looked at to recognise an empty TAXII page, which may carry nothing but `"more": false`.
@@ -152,8 +152,8 @@ pub(super) struct MutableElement<'a> {
 pub(super) struct RelatedAsset<'a> {
     #[serde(borrow)]
     pub(super) name: Option<Text<'a>>,
-    #[serde(borrow, rename(serialize = "sectors"))]
-    pub(super) related_asset_sectors: Vec<Text<'a>>,
+    #[serde(borrow, rename(deserialize = "related_asset_sectors"))]
+    pub(super) sectors: Vec<Text<'a>>,
     #[serde(borrow)]
     pub(super) description: Option<Text<'a>>,
 }
@@ -303,10 +303,10 @@ pub(super) fn read_file(file: &SourceFile) -> Result<FileObjects<'_>, ReadError>
             _ => ReadError::NotJson(error),
         })?;
     let is_bundle = container
-        .container_type
+        .stix_type
         .as_ref()
         .is_some_and(|container_type| container_type.as_str() == "bundle");
-    if let Some(other_type) = container.container_type.filter(|_| !is_bundle) {
+    if let Some(other_type) = container.stix_type.filter(|_| !is_bundle) {
         return Err(ReadError::SingleObject(other_type.0.into_owned()));
     }
     let raw_objects = match container.objects {
