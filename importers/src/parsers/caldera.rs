@@ -47,7 +47,7 @@ pub fn parse(files: &[SourceFile]) -> Parsed {
     for file in files {
         let abilities = match serde_yaml_ng::from_slice::<CalderaFile>(&file.bytes) {
             Ok(CalderaFile::Abilities(abilities)) => abilities,
-            Ok(CalderaFile::Map(map)) if map.looks_like_an_ability() => vec![map],
+            Ok(CalderaFile::Map(map)) if map.looks_like_an_ability() => vec![*map],
             // An adversary profile, a fact source, a planner: not a procedure.
             Ok(CalderaFile::Map(_) | CalderaFile::Empty) => Vec::new(),
             Err(error) => {
@@ -176,7 +176,7 @@ fn split_joined(key: &str) -> Vec<String> {
 #[derive(Debug)]
 enum CalderaFile {
     Abilities(Vec<RawAbility>),
-    Map(RawAbility),
+    Map(Box<RawAbility>),
     Empty,
 }
 
@@ -206,7 +206,7 @@ impl<'de> Deserialize<'de> for CalderaFile {
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 RawAbility::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(CalderaFile::Map)
+                    .map(|ability| CalderaFile::Map(Box::new(ability)))
             }
 
             fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
@@ -237,7 +237,7 @@ struct RawAbility {
     #[serde(default)]
     technique: Option<RawLegacyTechnique>,
     #[serde(default)]
-    platforms: Option<BTreeMap<String, Option<BTreeMap<String, Option<RawExecutorBody>>>>>,
+    platforms: Option<BTreeMap<String, Option<ExecutorsByName>>>,
     // Newer schema.
     #[serde(default)]
     technique_id: Option<String>,
@@ -270,6 +270,9 @@ impl RawAbility {
             || self.technique_id.is_some()
     }
 }
+
+/// Legacy schema: executor name (possibly comma-joined) → how to run it, under one platform key.
+type ExecutorsByName = BTreeMap<String, Option<RawExecutorBody>>;
 
 #[derive(Debug, Default, Deserialize)]
 struct RawLegacyTechnique {

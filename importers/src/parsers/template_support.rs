@@ -93,18 +93,8 @@ pub(crate) fn texts_of(value: &YamlValue) -> Vec<String> {
             .map(|item| scalar_text(item).unwrap_or_else(|| yaml_to_json(item).to_string()))
             .collect(),
         YamlValue::Tagged(tagged) => texts_of(&tagged.value),
-        other => scalar_text(other)
-            .map(|text| vec![text])
-            .unwrap_or_else(|| vec![yaml_to_json(other).to_string()]),
+        other => vec![scalar_text(other).unwrap_or_else(|| yaml_to_json(other).to_string())],
     }
-}
-
-/// Reads any YAML value as JSON for the details (`parsers`, `requirements`, GTFOBins context overrides).
-pub(crate) fn raw_json<'de, D>(deserializer: D) -> Result<serde_json::Value, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    YamlValue::deserialize(deserializer).map(|value| yaml_to_json(&value))
 }
 
 /// Text that is missing, null, or only whitespace is absent: upstream writes `privilege: ''` for "no privilege".

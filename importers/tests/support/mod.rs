@@ -7,9 +7,10 @@ use importers::record::SourceFile;
 
 /// The corpus directory: `AEGIS_CORPUS`, or `shared/corpus` beside the repository.
 pub fn corpus_dir() -> PathBuf {
-    std::env::var("AEGIS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
+    std::env::var("AEGIS_CORPUS").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+        PathBuf::from,
+    )
 }
 
 /// Walks `corpus_dir()/folder` recursively and returns the files `accepts` takes, with the path convention of
