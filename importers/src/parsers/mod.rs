@@ -20,3 +20,6 @@ pub mod lolbas;
 pub mod oscal;
 pub mod sigma;
 pub mod sysmon;
+
+// Shared by the four template parsers (atomic, caldera, lolbas, gtfobins).
+mod template_support;
