@@ -40,7 +40,11 @@ fn every_elastic_rule_of_the_corpus_becomes_a_record() {
     let files = support::source_files(FOLDER, elastic::accepts);
     let toml_files = files
         .iter()
-        .filter(|file| path(file).ends_with(".toml"))
+        .filter(|file| {
+            file.path
+                .extension()
+                .is_some_and(|extension| extension == "toml")
+        })
         .count();
     assert_eq!(files.len(), toml_files);
     assert!(files.len() > 1000, "the sample holds ~1,300 rule files");
@@ -146,7 +150,7 @@ fn known_elastic_rules_are_read_field_by_field() {
         browsers
             .techniques
             .iter()
-            .map(|id| id.as_str())
+            .map(domain::test_case::TechniqueId::as_str)
             .collect::<Vec<_>>(),
         vec!["T1036", "T1036.001", "T1036.005", "T1554"]
     );

@@ -148,7 +148,7 @@ pub struct ThreatTactic {
 struct RuleFile {
     #[serde(default)]
     metadata: Metadata,
-    rule: Rule,
+    rule: RuleSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,8 +162,9 @@ struct Metadata {
     integration: Option<OneOrMany>,
 }
 
+/// The `[rule]` table.
 #[derive(Debug, Deserialize)]
-struct Rule {
+struct RuleSection {
     rule_id: String,
     name: String,
     #[serde(rename = "type")]

@@ -516,12 +516,11 @@ impl<'de> DeserializeSeed<'de> for SourceText<'_> {
 /// A number stays a JSON number only when the source wrote it canonically (`4624`); anything else (`0x1F3FFF`,
 /// `+1`, `1e3`) keeps its text. Leading-zero digit strings are already strings in `shape`.
 fn scalar_json(shape: &Yaml, text: String) -> Json {
-    if let Yaml::Number(number) = shape {
-        if number.to_string() == text {
-            if let Ok(json) = serde_json::to_value(number) {
-                return json;
-            }
-        }
+    if let Yaml::Number(number) = shape
+        && number.to_string() == text
+        && let Ok(json) = serde_json::to_value(number)
+    {
+        return json;
     }
     Json::String(text)
 }

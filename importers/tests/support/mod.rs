@@ -6,9 +6,10 @@ use importers::record::SourceFile;
 
 /// The corpus folder: `$AEGIS_CORPUS`, or `shared/corpus` beside the repository.
 pub fn corpus_dir() -> PathBuf {
-    std::env::var("AEGIS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
+    std::env::var("AEGIS_CORPUS").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+        PathBuf::from,
+    )
 }
 
 /// Every file under `corpus_dir()/folder` that `accepts` takes, with the path an import of that folder gives it

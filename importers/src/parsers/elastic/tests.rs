@@ -17,7 +17,11 @@ fn parse_one(path: &str, text: &str) -> Parsed {
 }
 
 fn technique_texts(record: &CatalogRecord) -> Vec<&str> {
-    record.techniques.iter().map(|id| id.as_str()).collect()
+    record
+        .techniques
+        .iter()
+        .map(domain::test_case::TechniqueId::as_str)
+        .collect()
 }
 
 const EQL_RULE: &str = r###"[metadata]
