@@ -13,7 +13,7 @@ use projections::paging::PageCursor;
 use uuid::Uuid;
 
 use super::account::principal;
-use super::error::ApiError;
+use super::error::{ApiError, internal};
 use super::paging::page_size;
 use super::test_case_views::sees_blind_tests_redacted;
 use super::test_cases::OutcomeName;
@@ -193,10 +193,6 @@ fn progress_view(progress: CampaignProgress, principal: &Principal) -> CampaignP
         percent_complete: progress.percent_complete,
         time_to_detect: time_to_detect(&stats),
     }
-}
-
-fn internal(error: sqlx::Error) -> async_graphql::Error {
-    ApiError::internal(error).extend()
 }
 
 /// The whole view of `row` for `principal`: its members, progress and spawns are read here (three more

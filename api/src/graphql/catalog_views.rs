@@ -11,7 +11,7 @@ use projections::catalog::{self, CatalogCursor, CatalogEntry, CatalogFilter, Imp
 use projections::paging::PageCursor;
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::error::{ApiError, internal};
 use super::paging::page_size;
 use crate::state::AppState;
 
@@ -745,10 +745,6 @@ fn fetch_limit(page: usize) -> i64 {
 
 fn invalid_cursor() -> async_graphql::Error {
     ApiError::Validation("the cursor is not valid".to_owned()).extend()
-}
-
-fn internal(error: sqlx::Error) -> async_graphql::Error {
-    ApiError::internal(error).extend()
 }
 
 /// `techniques` minus the ones the loaded ATT&CK catalog knows; empty while none is loaded.

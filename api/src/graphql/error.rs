@@ -39,6 +39,11 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// A read-side failure as the client sees it (INTERNAL); the cause goes to the log.
+pub fn internal(error: sqlx::Error) -> async_graphql::Error {
+    async_graphql::ErrorExtensions::extend(&ApiError::internal(error))
+}
+
 impl ApiError {
     pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(error))

@@ -22,7 +22,7 @@ use domain::scoring::{
 use uuid::Uuid;
 
 use super::command::{caller, failed, refused};
-use super::error::ApiError;
+use super::error::{ApiError, internal};
 use crate::state::AppState;
 
 /// How a technique's score is built from its sub-techniques' scores.
@@ -102,10 +102,6 @@ pub struct ScoringPolicyChange {
     active: bool,
     /// Whether the policy is put away for good.
     retired: bool,
-}
-
-fn internal(error: sqlx::Error) -> async_graphql::Error {
-    ApiError::internal(error).extend()
 }
 
 /// GraphQL's `Int` is wider than the weights: out-of-range values are refused like any other bad setting.

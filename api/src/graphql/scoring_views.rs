@@ -1,13 +1,13 @@
 //! Reading scoring policies: from the `scoring_policies` read model, each as it is now and, on request,
 //! every version of its settings with the reason it was made.
 
-use async_graphql::{ComplexObject, Context, ErrorExtensions, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::scoring::PolicySettings;
 use projections::scoring_policies::{self, ScoringPolicyRow, ScoringPolicyVersion};
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::error::internal;
 use super::scoring::AggregationName;
 use crate::state::AppState;
 
@@ -128,10 +128,6 @@ fn version_view(version: ScoringPolicyVersion) -> ScoringPolicyVersionView {
         at: version.at,
         changed_by: version.changed_by,
     }
-}
-
-fn internal(error: sqlx::Error) -> async_graphql::Error {
-    ApiError::internal(error).extend()
 }
 
 #[derive(Debug, Default)]

@@ -3,16 +3,17 @@
 //! executions, evidence or timings until red reveals the test).
 
 use async_graphql::connection::{Connection, Edge, EmptyFields, query};
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, ErrorExtensions, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::role::Role;
 use domain::test_case::{ProcedureSource, Tag, TechniqueId};
+use projections::catalog;
 use projections::paging::PageCursor;
 use projections::test_cases::{self, TestCaseFilter, TestCaseRow};
 use uuid::Uuid;
 
 use super::account::principal;
-use super::error::ApiError;
+use super::error::{ApiError, internal};
 use super::paging::page_size;
 use super::test_cases::{OutcomeName, SeverityName, SideName};
 use crate::auth::session::Principal;
@@ -20,6 +21,7 @@ use crate::state::AppState;
 
 /// A test case as the caller may see it.
 #[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+#[graphql(complex)]
 pub struct TestCase {
     id: Uuid,
     run: i32,
@@ -51,6 +53,40 @@ pub struct TestCase {
     executions: Vec<ExecutionView>,
     comments: Vec<CommentView>,
     evidence: Vec<EvidenceView>,
+}
+
+#[ComplexObject]
+impl TestCase {
+    /// Whether the loaded ATT&CK catalog knows `technique` (revoked ids included). An unknown id is allowed —
+    /// a technique newer than the loaded release, or one being drafted — and flagged here; null while no
+    /// ATT&CK catalog is loaded.
+    async fn technique_known(&self, context: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        let state = context.data::<AppState>()?;
+        if !catalog::has_techniques(&state.pool)
+            .await
+            .map_err(internal)?
+        {
+            return Ok(None);
+        }
+        Ok(Some(self.technique_entry(state).await?.is_some()))
+    }
+
+    /// The technique's name in the loaded ATT&CK catalog.
+    async fn technique_name(&self, context: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let state = context.data::<AppState>()?;
+        Ok(self.technique_entry(state).await?.map(|entry| entry.name))
+    }
+}
+
+impl TestCase {
+    async fn technique_entry(
+        &self,
+        state: &AppState,
+    ) -> async_graphql::Result<Option<catalog::CatalogEntry>> {
+        catalog::find(&state.pool, "technique", None, &self.technique, None)
+            .await
+            .map_err(internal)
+    }
 }
 
 /// What one defensive tool did in one run.
