@@ -82,7 +82,8 @@ fn parse_role(name: &str) -> Result<Role, String> {
 pub enum ProjectionsCommand {
     /// Empty a read model (all of them without NAME) and rebuild it from the first event.
     Rebuild {
-        /// One projection: audit_log, event_totals, users, test_cases, campaigns or scoring_policies.
+        /// One projection: audit_log, event_totals, users, test_cases, campaigns, scoring_policies or
+        /// detection_rules.
         name: Option<String>,
     },
 }

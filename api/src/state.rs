@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use commands::context::SystemClock;
 use commands::service::CommandService;
 use domain::campaign::Campaign;
+use domain::detection_rule::DetectionRule;
 use domain::scoring::ScoringPolicy;
 use domain::test_case::TestCase;
 use projections::projector::Projector;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub campaigns: Arc<CommandService<Campaign>>,
     /// The scoring policies scores are computed with.
     pub scoring_policies: Arc<CommandService<ScoringPolicy>>,
+    /// Which detection rules we run.
+    pub detection_rules: Arc<CommandService<DetectionRule>>,
     pub web: WebSettings,
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
@@ -65,6 +68,7 @@ impl AppState {
                 (),
                 Arc::new(SystemClock),
             )),
+            detection_rules: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
             pool,
             projector,
             identity,

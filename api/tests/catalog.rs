@@ -285,3 +285,59 @@ async fn unknown_technique_ids_are_allowed_and_flagged(pool: PgPool) {
         serde_json::json!(["T9999"])
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_blue_lead_deploys_and_retires_a_catalog_rule(pool: PgPool) {
+    let state = state(&pool);
+    let (_, blue_lead) = signed_in(&state, &[Role::BlueLead]).await;
+    let rule_id = "5f1e3c2a-0000-4000-8000-000000000002";
+    let rule = CatalogRecord {
+        kind: RecordKind::DetectionRule,
+        scope: "elastic".into(),
+        id: rule_id.into(),
+        name: "LSASS access".into(),
+        status: RecordStatus::Active,
+        techniques: vec![TechniqueId::parse("T1003.001").unwrap()],
+        details: serde_json::json!({}),
+    };
+    import_records(&state, Source::Elastic, vec![rule]).await;
+    let change = |verb: &str, id: &str| {
+        format!(
+            r#"mutation {{ {verb}DetectionRule(source: "elastic", id: "{id}", reason: "Q1 review") {{ deployed unchanged }} }}"#
+        )
+    };
+    let deployment = format!(
+        r#"{{ detectionRules(source: "elastic", filter: {{ technique: "t1003.001" }}) {{ edges {{ node {{ id deployment {{ deployed reason changedBy }} }} }} }} }}"#
+    );
+
+    let deployed = graphql(&state, Some(&blue_lead), &change("deploy", rule_id)).await;
+    assert_eq!(
+        data(&deployed)["deployDetectionRule"],
+        serde_json::json!({ "deployed": true, "unchanged": false })
+    );
+    let again = graphql(&state, Some(&blue_lead), &change("deploy", rule_id)).await;
+    assert_eq!(data(&again)["deployDetectionRule"]["unchanged"], true);
+    state.projector.catch_up().await.unwrap();
+    let listed = graphql(&state, Some(&blue_lead), &deployment).await;
+    let node = &data(&listed)["detectionRules"]["edges"][0]["node"];
+    assert_eq!(node["deployment"]["deployed"], true);
+    assert_eq!(node["deployment"]["reason"], "Q1 review");
+
+    let retired = graphql(&state, Some(&blue_lead), &change("retire", rule_id)).await;
+    assert_eq!(data(&retired)["retireDetectionRule"]["deployed"], false);
+    state.projector.catch_up().await.unwrap();
+    let listed = graphql(&state, Some(&blue_lead), &deployment).await;
+    assert_eq!(
+        data(&listed)["detectionRules"]["edges"][0]["node"]["deployment"]["deployed"],
+        false
+    );
+
+    let unknown = graphql(
+        &state,
+        Some(&blue_lead),
+        &change("deploy", "not-in-the-catalog"),
+    )
+    .await;
+    assert_eq!(support::error_code(&unknown), Some("NOT_FOUND"));
+    assert_eq!(unknown["errors"][0]["extensions"]["reason"], "UNKNOWN_RULE");
+}

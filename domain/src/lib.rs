@@ -4,6 +4,7 @@
 //! - [`access`]: who may do what: every operation, its audience, and `authorize`.
 //! - [`actor`]: who performs a command (user id and roles), carried inside commands.
 //! - [`campaign`]: the `Campaign` aggregate: scope, schedule, membership, recurrence.
+//! - [`detection_rule`]: the `DetectionRule` aggregate: which Sigma/Elastic rules we run (they count in scores).
 //! - [`role`]: the six roles of Aegis.
 //! - [`scoring`]: the `ScoringPolicy` aggregate and the pure technique score.
 //! - [`security_policy`]: organisation-wide security settings (roles that require two-factor login).
@@ -23,6 +24,7 @@
 pub mod access;
 pub mod actor;
 pub mod campaign;
+pub mod detection_rule;
 pub mod role;
 pub mod scoring;
 pub mod security_policy;

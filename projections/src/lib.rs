@@ -8,6 +8,7 @@
 //! - [`test_cases`]: the red/blue workflow per test case (state, plan, derived outcome and time to detect) with
 //!   its runs, outcomes, executions, comments and evidence; `TestCaseRow::redacted_for_blue` for blind tests.
 //! - [`campaigns`]: campaigns, their membership, template spawns, and progress computed from `test_cases`.
+//! - [`detection_rules`]: which catalog detection rules are deployed, from the `DetectionRule` events.
 //! - [`paging`]: [`paging::PageCursor`], the keyset cursor of every paged list, and its opaque text form.
 //! - [`history`]: one aggregate's events, read straight from the log for auditors.
 //! - [`catalog`]: the reference catalogs the importers write (ATT&CK, templates, rules…), by kind, by
@@ -24,6 +25,7 @@
 pub mod audit_log;
 pub mod campaigns;
 pub mod catalog;
+pub mod detection_rules;
 pub mod event_totals;
 pub mod history;
 pub mod leader;
@@ -44,5 +46,6 @@ pub fn all() -> Vec<Arc<dyn projector::Projection>> {
         Arc::new(test_cases::TestCases),
         Arc::new(campaigns::Campaigns),
         Arc::new(scoring_policies::ScoringPolicies),
+        Arc::new(detection_rules::DetectionRules),
     ]
 }

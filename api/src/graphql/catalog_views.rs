@@ -114,6 +114,17 @@ impl CatalogItem {
     async fn details(&self) -> Json<&serde_json::Value> {
         Json(&self.entry.details)
     }
+    /// For a detection rule: whether we run it, and the last decision (null for other kinds and for rules
+    /// nobody deployed yet).
+    async fn deployment(
+        &self,
+        context: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::detection_rules::RuleDeployment>> {
+        if self.entry.kind != "detection_rule" {
+            return Ok(None);
+        }
+        super::detection_rules::deployment(context, &self.entry.scope, &self.entry.id).await
+    }
     /// The moment this record was read as of (null: now).
     async fn as_of(&self) -> Option<DateTime<Utc>> {
         self.as_of

@@ -71,6 +71,12 @@ impl Refusal for domain::campaign::CampaignError {
     }
 }
 
+impl Refusal for domain::detection_rule::DetectionRuleError {
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+}
+
 impl Refusal for domain::scoring::ScoringPolicyError {
     fn code(&self) -> &'static str {
         Self::code(self)

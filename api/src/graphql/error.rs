@@ -138,7 +138,7 @@ impl ApiError {
     pub fn refused(reason: &'static str, message: String) -> Self {
         let code = match reason {
             "ROLE_REQUIRED" | "NOT_ASSIGNEE" | "SELF_APPROVAL" => "FORBIDDEN",
-            "NOT_FOUND" | "UNKNOWN_EVIDENCE" => "NOT_FOUND",
+            "NOT_FOUND" | "UNKNOWN_EVIDENCE" | "UNKNOWN_RULE" => "NOT_FOUND",
             reason if reason.starts_with("INVALID_") || reason == "INCONSISTENT_OUTCOME" => {
                 "VALIDATION"
             }

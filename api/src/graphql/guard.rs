@@ -30,6 +30,14 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.catalog", Operation::ReadCatalog),
     ("Query.importRuns", Operation::ReadCatalog),
     ("Query.importRun", Operation::ReadCatalog),
+    (
+        "Mutation.deployDetectionRule",
+        Operation::ManageDetectionRules,
+    ),
+    (
+        "Mutation.retireDetectionRule",
+        Operation::ManageDetectionRules,
+    ),
     ("Query.projections", Operation::ReadSystemStatus),
     ("Query.me", Operation::ReadOwnAccount),
     ("Query.myApiTokens", Operation::ReadOwnAccount),

@@ -6,6 +6,7 @@ mod campaign_views;
 mod campaigns;
 mod catalog_views;
 mod command;
+mod detection_rules;
 mod error;
 pub mod guard;
 mod history;
@@ -50,6 +51,7 @@ pub struct Mutation(
     test_cases::TestCasesMutation,
     campaigns::CampaignsMutation,
     scoring::ScoringMutation,
+    detection_rules::DetectionRulesMutation,
 );
 
 /// Every live update, by area.
