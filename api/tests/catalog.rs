@@ -306,9 +306,7 @@ async fn a_blue_lead_deploys_and_retires_a_catalog_rule(pool: PgPool) {
             r#"mutation {{ {verb}DetectionRule(source: "elastic", id: "{id}", reason: "Q1 review") {{ deployed unchanged }} }}"#
         )
     };
-    let deployment = format!(
-        r#"{{ detectionRules(source: "elastic", filter: {{ technique: "t1003.001" }}) {{ edges {{ node {{ id deployment {{ deployed reason changedBy }} }} }} }} }}"#
-    );
+    let deployment = r#"{ detectionRules(source: "elastic", filter: { technique: "t1003.001" }) { edges { node { id deployment { deployed reason changedBy } } } } }"#;
 
     let deployed = graphql(&state, Some(&blue_lead), &change("deploy", rule_id)).await;
     assert_eq!(
