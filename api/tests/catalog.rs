@@ -316,7 +316,7 @@ async fn a_blue_lead_deploys_and_retires_a_catalog_rule(pool: PgPool) {
     let again = graphql(&state, Some(&blue_lead), &change("deploy", rule_id)).await;
     assert_eq!(data(&again)["deployDetectionRule"]["unchanged"], true);
     state.projector.catch_up().await.unwrap();
-    let listed = graphql(&state, Some(&blue_lead), &deployment).await;
+    let listed = graphql(&state, Some(&blue_lead), deployment).await;
     let node = &data(&listed)["detectionRules"]["edges"][0]["node"];
     assert_eq!(node["deployment"]["deployed"], true);
     assert_eq!(node["deployment"]["reason"], "Q1 review");
@@ -324,7 +324,7 @@ async fn a_blue_lead_deploys_and_retires_a_catalog_rule(pool: PgPool) {
     let retired = graphql(&state, Some(&blue_lead), &change("retire", rule_id)).await;
     assert_eq!(data(&retired)["retireDetectionRule"]["deployed"], false);
     state.projector.catch_up().await.unwrap();
-    let listed = graphql(&state, Some(&blue_lead), &deployment).await;
+    let listed = graphql(&state, Some(&blue_lead), deployment).await;
     assert_eq!(
         data(&listed)["detectionRules"]["edges"][0]["node"]["deployment"]["deployed"],
         false
