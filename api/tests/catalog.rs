@@ -339,3 +339,68 @@ async fn a_blue_lead_deploys_and_retires_a_catalog_rule(pool: PgPool) {
     assert_eq!(support::error_code(&unknown), Some("NOT_FOUND"));
     assert_eq!(unknown["errors"][0]["extensions"]["reason"], "UNKNOWN_RULE");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_test_case_is_planned_from_an_imported_atomic_test(pool: PgPool) {
+    let state = state(&pool);
+    let (_, red_lead) = signed_in(&state, &[Role::RedLead]).await;
+    let location = Location::Path(corpus("atomic-red-team/atomics/T1003.001"));
+    let run_id = catalog::begin_run(&state.pool, Source::Atomic, &[location.as_text()], None)
+        .await
+        .unwrap();
+    import::run(&state.pool, run_id, Source::Atomic, &[location], &|_| {})
+        .await
+        .unwrap();
+
+    let planned = graphql(
+        &state,
+        Some(&red_lead),
+        r#"mutation { planTestCaseFromTemplate(library: "atomic",
+             templateId: "0BE2230C-9AB3-4AC2-8826-3199B9A0EBF8", plan: { targets: ["ws-042"] }) { id } }"#,
+    )
+    .await;
+    let id = data(&planned)["planTestCaseFromTemplate"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    state.projector.catch_up().await.unwrap();
+    let test_case = graphql(
+        &state,
+        Some(&red_lead),
+        &format!(
+            r#"{{ testCase(id: "{id}") {{ title technique procedure steps platforms targets techniqueKnown }} }}"#
+        ),
+    )
+    .await;
+    let test_case = &data(&test_case)["testCase"];
+    assert_eq!(test_case["title"], "Dump LSASS.exe Memory using ProcDump");
+    assert_eq!(test_case["technique"], "T1003.001");
+    assert_eq!(
+        test_case["procedure"],
+        "ATOMIC_TEST:0be2230c-9ab3-4ac2-8826-3199b9a0ebf8"
+    );
+    assert!(test_case["steps"].as_str().unwrap().contains("procdump"));
+    assert_eq!(test_case["platforms"], serde_json::json!(["windows"]));
+    assert_eq!(test_case["targets"], serde_json::json!(["ws-042"]));
+    assert_eq!(
+        test_case["techniqueKnown"],
+        Value::Null,
+        "no ATT&CK catalog here"
+    );
+
+    let missing = graphql(
+        &state,
+        Some(&red_lead),
+        r#"mutation { planTestCaseFromTemplate(library: "atomic", templateId: "00000000-0000-0000-0000-000000000000") { id } }"#,
+    )
+    .await;
+    assert_eq!(support::error_code(&missing), Some("VALIDATION"));
+    let wrong_technique = graphql(
+        &state,
+        Some(&red_lead),
+        r#"mutation { planTestCaseFromTemplate(library: "atomic",
+             templateId: "0be2230c-9ab3-4ac2-8826-3199b9a0ebf8", plan: { technique: "T1059" }) { id } }"#,
+    )
+    .await;
+    assert_eq!(support::error_code(&wrong_technique), Some("VALIDATION"));
+}

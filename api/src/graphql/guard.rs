@@ -69,6 +69,10 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.activeScoringPolicy", Operation::ReadScoringPolicies),
     ("Query.scoringPolicies", Operation::ReadScoringPolicies),
     ("Mutation.planTestCase", Operation::WorkOnTestCases),
+    (
+        "Mutation.planTestCaseFromTemplate",
+        Operation::WorkOnTestCases,
+    ),
     ("Mutation.editTestCasePlan", Operation::WorkOnTestCases),
     ("Mutation.assignTestCase", Operation::WorkOnTestCases),
     ("Mutation.startExecution", Operation::WorkOnTestCases),

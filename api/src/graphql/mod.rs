@@ -15,6 +15,7 @@ mod scalars;
 mod scoring;
 mod scoring_views;
 mod system;
+mod templates;
 mod test_case_views;
 mod test_cases;
 mod users;
@@ -52,6 +53,7 @@ pub struct Mutation(
     campaigns::CampaignsMutation,
     scoring::ScoringMutation,
     detection_rules::DetectionRulesMutation,
+    templates::TemplatesMutation,
 );
 
 /// Every live update, by area.

@@ -57,29 +57,29 @@ pub enum ProcedureKind {
 
 #[derive(InputObject, Debug)]
 pub struct ProcedureInput {
-    kind: ProcedureKind,
+    pub(super) kind: ProcedureKind,
     /// The template's id: the Atomic test's GUID, the CALDERA ability id, the LOLBAS or GTFOBins entry;
     /// omitted for a manual procedure.
-    reference: Option<String>,
+    pub(super) reference: Option<String>,
 }
 
 /// Everything a plan holds; `editTestCasePlan` replaces it as a whole.
 #[derive(InputObject, Debug)]
 pub struct PlanInput {
-    title: String,
-    objective: String,
+    pub(super) title: String,
+    pub(super) objective: String,
     /// An ATT&CK technique or sub-technique id, `T1234` or `T1234.001`.
-    technique: String,
-    procedure: ProcedureInput,
-    steps: String,
+    pub(super) technique: String,
+    pub(super) procedure: ProcedureInput,
+    pub(super) steps: String,
     #[graphql(default)]
-    platforms: Vec<String>,
+    pub(super) platforms: Vec<String>,
     #[graphql(default)]
-    targets: Vec<String>,
+    pub(super) targets: Vec<String>,
     #[graphql(default)]
-    tags: Vec<String>,
+    pub(super) tags: Vec<String>,
     #[graphql(default)]
-    blind: bool,
+    pub(super) blind: bool,
 }
 
 #[derive(InputObject, Debug)]
@@ -126,7 +126,7 @@ pub struct TestCaseChange {
     time_to_detect_seconds: Option<BigInt>,
 }
 
-fn parse_plan(input: &PlanInput) -> Result<Plan, TestCaseError> {
+pub(super) fn parse_plan(input: &PlanInput) -> Result<Plan, TestCaseError> {
     let reference = || input.procedure.reference.as_deref().unwrap_or_default();
     let procedure = match input.procedure.kind {
         ProcedureKind::AtomicTest => ProcedureSource::AtomicTest {
@@ -203,7 +203,7 @@ fn parse_evidence(input: &EvidenceInput) -> Result<EvidenceRef, TestCaseError> {
 }
 
 /// Runs `action` on test case `id` as the caller, with the request's idempotency key.
-async fn execute(
+pub(super) async fn execute(
     context: &Context<'_>,
     id: Uuid,
     action: Result<TestCaseAction, TestCaseError>,
