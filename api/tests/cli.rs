@@ -117,7 +117,7 @@ async fn projections_rebuild_from_the_command_line(pool: PgPool) {
     assert!(rebuilt.status.success(), "{rebuilt:?}");
     assert!(
         stdout(&rebuilt).starts_with(
-            "rebuilt audit_log, event_totals, users, test_cases, campaigns, scoring_policies in "
+            "rebuilt audit_log, event_totals, users, test_cases, campaigns, scoring_policies, detection_rules in "
         ),
         "{}",
         stdout(&rebuilt)
@@ -358,4 +358,58 @@ async fn traces_are_exported_over_otlp_when_an_endpoint_is_set(pool: PgPool) {
             .contains("content-type: application/x-protobuf"),
         "{request}"
     );
+}
+
+/// A corpus folder beside the repository (`$AEGIS_CORPUS` overrides).
+fn corpus(path: &str) -> String {
+    std::env::var("AEGIS_CORPUS")
+        .map_or_else(
+            |_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+            std::path::PathBuf::from,
+        )
+        .join(path)
+        .display()
+        .to_string()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn import_prints_one_json_object_and_exits_by_whether_every_file_imported(pool: PgPool) {
+    let checkout = tempfile::tempdir().unwrap();
+    let folder = checkout.path().join("yml");
+    std::fs::create_dir(&folder).unwrap();
+    let lolbas = corpus("lolbas/yml/OSBinaries/Addinutil.yml");
+    std::fs::copy(&lolbas, folder.join("Addinutil.yml")).unwrap();
+    let good = aegis(&pool, &["import", "lolbas", &lolbas, "--json"]);
+    assert!(good.status.success(), "{good:?}");
+    let summary: Value = serde_json::from_str(stdout(&good).trim()).unwrap();
+    assert_eq!(summary["source"], "lolbas");
+    assert_eq!(summary["files_seen"], 1);
+    assert_eq!(summary["files_failed"], 0);
+    assert!(summary["records_new"].as_u64().unwrap() > 0);
+    assert_eq!(summary["errors"], serde_json::json!([]));
+
+    // A directory with one good and one broken file: the good one imports (unchanged now), the broken one
+    // is reported by name, and the exit status says something failed.
+    std::fs::write(folder.join("Broken.yml"), "Name: [unclosed").unwrap();
+    let partial = aegis(
+        &pool,
+        &["import", "lolbas", folder.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(partial.status.code(), Some(1), "{partial:?}");
+    let summary: Value = serde_json::from_str(stdout(&partial).trim()).unwrap();
+    assert_eq!(summary["files_seen"], 2);
+    assert_eq!(summary["files_failed"], 1);
+    assert_eq!(summary["records_new"], 0);
+    assert_eq!(summary["records_changed"], 0);
+    assert!(summary["records_unchanged"].as_u64().unwrap() > 0);
+    let error = &summary["errors"][0];
+    assert!(
+        error["file"].as_str().unwrap().ends_with("Broken.yml"),
+        "{error}"
+    );
+    assert!(!error["error"].as_str().unwrap().is_empty());
+
+    let unknown = aegis(&pool, &["import", "splunk", &lolbas]);
+    assert_eq!(unknown.status.code(), Some(2), "bad usage");
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown source"));
 }

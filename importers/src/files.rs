@@ -66,7 +66,9 @@ fn walk(
         let name = named.join(entry.file_name());
         match entry.file_type() {
             Ok(kind) if kind.is_dir() => walk(source, &path, &name, found, failures),
-            Ok(_) if source.accepts(&name) => found.push((path, name)),
+            // The walked path too: a user who points into `yml/OSBinaries` of a LOLBAS checkout means LOLBAS
+            // files, though the name the walk gives (`OSBinaries/…`) no longer shows the `yml` folder.
+            Ok(_) if source.accepts(&name) || source.accepts(&path) => found.push((path, name)),
             Ok(_) => {}
             Err(error) => failures.push(FileFailure::new(&path, error)),
         }
