@@ -404,3 +404,97 @@ async fn a_test_case_is_planned_from_an_imported_atomic_test(pool: PgPool) {
     .await;
     assert_eq!(support::error_code(&wrong_technique), Some("VALIDATION"));
 }
+
+/// Serves `body` at `/ics-attack.json` (and 404 elsewhere) on a free local port, like an upstream release URL.
+async fn serve_bundle(body: Vec<u8>) -> String {
+    let app = axum::Router::new().route(
+        "/ics-attack.json",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { body }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}")
+}
+
+async fn wait_for_run(state: &AppState, token: &str, id: &str) -> Value {
+    for _ in 0..200 {
+        let run = graphql(
+            state,
+            Some(token),
+            &format!(r#"{{ importRun(id: "{id}") {{ status recordsNew filesFailed errors {{ file error }} startedBy }} }}"#),
+        )
+        .await;
+        if data(&run)["importRun"]["status"] != "RUNNING" {
+            return data(&run)["importRun"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("import {id} did not finish");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_starts_an_import_from_a_url_and_follows_it(pool: PgPool) {
+    let state = state(&pool);
+    let (admin_id, admin) = signed_in(&state, &[Role::Admin]).await;
+    let base = serve_bundle(std::fs::read(corpus("mitre-attack/ics-attack.json")).unwrap()).await;
+    let start = |url: String| {
+        format!(
+            r#"mutation {{ startImport(source: "attack", url: "{url}") {{ id status source locations }} }}"#
+        )
+    };
+
+    let started = graphql(
+        &state,
+        Some(&admin),
+        &start(format!("{base}/ics-attack.json")),
+    )
+    .await;
+    let run = &data(&started)["startImport"];
+    assert_eq!(
+        run["status"], "RUNNING",
+        "the mutation returns before the work is done"
+    );
+    let finished = wait_for_run(&state, &admin, run["id"].as_str().unwrap()).await;
+    assert_eq!(finished["status"], "SUCCEEDED", "{finished}");
+    assert!(finished["recordsNew"].as_i64().unwrap() > 0);
+    assert_eq!(finished["startedBy"], admin_id.to_string());
+    let technique = graphql(
+        &state,
+        Some(&admin),
+        r#"{ technique(id: "T0817") { name } }"#,
+    )
+    .await;
+    assert_eq!(data(&technique)["technique"]["name"], "Drive-by Compromise");
+
+    // A URL that answers 404: the run fails with the reason, nothing is half-written.
+    let missing = graphql(&state, Some(&admin), &start(format!("{base}/missing.json"))).await;
+    let failed = wait_for_run(
+        &state,
+        &admin,
+        data(&missing)["startImport"]["id"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(failed["status"], "FAILED");
+    assert!(
+        failed["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("404"),
+        "{failed}"
+    );
+
+    let file = graphql(&state, Some(&admin), &start("/etc/passwd".to_owned())).await;
+    assert_eq!(support::error_code(&file), Some("VALIDATION"));
+    let (_, blue_lead) = signed_in(&state, &[Role::BlueLead]).await;
+    let refused = graphql(
+        &state,
+        Some(&blue_lead),
+        &start(format!("{base}/ics-attack.json")),
+    )
+    .await;
+    assert_eq!(support::error_code(&refused), Some("FORBIDDEN"));
+}

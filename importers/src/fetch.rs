@@ -18,8 +18,14 @@ pub enum FetchError {
     TooLarge,
 }
 
+/// Where the daily ATT&CK sync reads Enterprise from by default: MITRE's STIX 2.1 data repository.
+pub const ATTACK_ENTERPRISE_URL: &str = "https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/enterprise-attack/enterprise-attack.json";
+
 /// A client with the timeouts every fetch here uses.
 pub fn client() -> Result<reqwest::Client, FetchError> {
+    // reqwest is built without a default TLS provider (one crypto library in the tree: ring); the binary
+    // installs it at start, and this covers every other caller (tests, tools). A second install is a no-op.
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
     Ok(reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(20))
         .timeout(Duration::from_secs(600))

@@ -30,6 +30,7 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.catalog", Operation::ReadCatalog),
     ("Query.importRuns", Operation::ReadCatalog),
     ("Query.importRun", Operation::ReadCatalog),
+    ("Mutation.startImport", Operation::ImportCatalog),
     (
         "Mutation.deployDetectionRule",
         Operation::ManageDetectionRules,
@@ -138,6 +139,7 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ),
     ("Subscription.testCaseChanged", Operation::ReadTestCases),
     ("Subscription.campaignChanged", Operation::ReadCampaigns),
+    ("Subscription.importRunChanged", Operation::ReadCatalog),
 ];
 
 /// Operations still allowed while the caller must change a forced-reset password.

@@ -10,6 +10,7 @@ mod detection_rules;
 mod error;
 pub mod guard;
 mod history;
+mod imports;
 mod paging;
 mod scalars;
 mod scoring;
@@ -54,6 +55,7 @@ pub struct Mutation(
     scoring::ScoringMutation,
     detection_rules::DetectionRulesMutation,
     templates::TemplatesMutation,
+    imports::ImportsMutation,
 );
 
 /// Every live update, by area.
@@ -61,6 +63,7 @@ pub struct Mutation(
 pub struct Subscription(
     system::SystemSubscription,
     workflow_subscriptions::WorkflowSubscription,
+    imports::ImportsSubscription,
 );
 
 pub type AegisSchema = Schema<Query, Mutation, Subscription>;

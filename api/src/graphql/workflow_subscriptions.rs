@@ -42,7 +42,7 @@ struct Watch<Revision, View, ReadRevision, BuildView> {
 /// The stream of views `build_view` makes: the first at once, then one whenever a view built after
 /// `read_revision` moved (or after `stale_after` passed) differs from the last one sent. A failed read is
 /// sent as an error and tried again a second later.
-fn watch<Revision, View, ReadRevision, RevisionFuture, BuildView, ViewFuture>(
+pub(super) fn watch<Revision, View, ReadRevision, RevisionFuture, BuildView, ViewFuture>(
     state: AppState,
     read_revision: ReadRevision,
     build_view: BuildView,
