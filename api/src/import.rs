@@ -1,13 +1,18 @@
 //! `aegis import <source> <path-or-url>… [--json]`: the catalog importers from the command line, with a
 //! progress bar on a terminal, plain lines otherwise, and one JSON object on stdout with `--json`.
+//! `aegis import taxii <discovery-url> <collection-id-or-title> [--added-after <RFC3339>]` reads a TAXII 2.1
+//! collection instead.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use anyhow::bail;
+use chrono::{DateTime, Utc};
 use clap::Args;
 use importers::catalog::{self, ImportSummary};
 use importers::import::{self, Location, Progress};
 use importers::source::Source;
+use importers::taxii;
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
 
@@ -16,9 +21,21 @@ pub struct ImportArgs {
     /// attack, taxii, d3fend, atomic, caldera, lolbas, gtfobins, sigma, elastic, sysmon, ctid or oscal.
     #[arg(value_parser = parse_source)]
     pub source: Source,
-    /// Files, directories (walked recursively) or HTTPS URLs.
+    /// Files, directories (walked recursively) or HTTPS URLs; for taxii, the server's discovery URL
+    /// (`https://host/taxii2/`, optionally with `user:password@`) and a collection's id or title.
     #[arg(required = true)]
     pub locations: Vec<String>,
+    /// taxii only: fetch just the objects added after this time (RFC 3339). The records are then incomplete:
+    /// relationships to objects that were not fetched are dropped, so catalog imports should fetch the whole
+    /// collection (the default).
+    #[arg(long, value_parser = parse_time)]
+    pub added_after: Option<DateTime<Utc>>,
+    /// taxii only: the user for HTTP basic authentication (better in the environment than on the command line).
+    #[arg(long, env = "AEGIS_TAXII_USER")]
+    pub taxii_user: Option<String>,
+    /// taxii only: the password for HTTP basic authentication.
+    #[arg(long, env = "AEGIS_TAXII_PASSWORD", hide_env_values = true)]
+    pub taxii_password: Option<String>,
     /// Print one JSON object (the run's counts and every failed file) on stdout instead of a report.
     #[arg(long)]
     pub json: bool,
@@ -29,13 +46,50 @@ fn parse_source(name: &str) -> Result<Source, String> {
         .map_err(|error: importers::source::UnknownSource| error.to_string())
 }
 
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| format!("{error}; expected an RFC 3339 time such as 2025-10-28T00:00:00Z"))
+}
+
+const TAXII_USAGE: &str =
+    "usage: aegis import taxii <discovery-url> <collection-id-or-title> [--added-after <RFC3339>]";
+
+/// The locations as the importers take them: one TAXII location made of the two arguments for `taxii`, each
+/// argument a path or URL otherwise.
+fn locations(args: &ImportArgs) -> anyhow::Result<Vec<Location>> {
+    if args.source != Source::Taxii {
+        if args.added_after.is_some() {
+            bail!("--added-after is for `aegis import taxii` only");
+        }
+        return Ok(args
+            .locations
+            .iter()
+            .map(|text| Location::parse(text))
+            .collect());
+    }
+    let [server, collection] = args.locations.as_slice() else {
+        bail!(
+            "{TAXII_USAGE}\n(got {} locations, expected the discovery URL and the collection)",
+            args.locations.len()
+        );
+    };
+    let mut config = taxii::Config::new(server, collection)?;
+    config.added_after = args.added_after;
+    if let Some(username) = &args.taxii_user {
+        config.credentials = Some(taxii::Credentials {
+            username: username.clone(),
+            password: args.taxii_password.clone().unwrap_or_default(),
+        });
+    }
+    Ok(vec![Location::Taxii(config)])
+}
+
 pub async fn run(pool: &PgPool, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let locations: Vec<Location> = args
-        .locations
-        .iter()
-        .map(|text| Location::parse(text))
-        .collect();
-    let run_id = catalog::begin_run(pool, args.source, &args.locations, None).await?;
+    let locations = locations(&args)?;
+    // The run row keeps the locations as text: a TAXII URL's password is not written there.
+    let names: Vec<String> = locations.iter().map(Location::as_text).collect();
+    let run_id = catalog::begin_run(pool, args.source, &names, None).await?;
     let bar = (!args.json && std::io::stderr().is_terminal()).then(ProgressBar::new_spinner);
     let report = |progress: Progress| match &bar {
         Some(bar) => show(bar, progress),
@@ -80,6 +134,7 @@ fn show(bar: &ProgressBar, progress: Progress) {
             }
             bar.set_position(done as u64);
         }
+        Progress::Fetched { .. } => bar.println(fetched(progress)),
         Progress::Parsing { files } => {
             bar.set_style(ProgressStyle::default_spinner());
             bar.set_message(format!("parsing {files} files"));
@@ -93,9 +148,26 @@ fn show(bar: &ProgressBar, progress: Progress) {
 fn print_stage(progress: Progress) {
     match progress {
         Progress::Reading { .. } => {}
+        Progress::Fetched { .. } => eprintln!("{}", fetched(progress)),
         Progress::Parsing { files } => eprintln!("parsing {files} files"),
         Progress::Writing { records } => eprintln!("writing {records} records"),
     }
+}
+
+fn fetched(progress: Progress) -> String {
+    let Progress::Fetched {
+        pages,
+        objects,
+        newest_added,
+    } = progress
+    else {
+        return String::new();
+    };
+    let newest = newest_added
+        .map(|time| format!(" (the newest added {})", taxii::taxii_time(time)))
+        .unwrap_or_default();
+    let noun = if pages == 1 { "page" } else { "pages" };
+    format!("fetched {objects} objects in {pages} {noun}{newest}")
 }
 
 fn print_report(summary: &ImportSummary) {

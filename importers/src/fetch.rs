@@ -1,4 +1,5 @@
-//! Downloading import content over HTTPS (the ATT&CK release URL of the daily sync).
+//! Downloading import content over HTTPS (the ATT&CK release URL of the daily sync); [`crate::taxii`] uses the
+//! same client and body limit.
 
 use std::time::Duration;
 
@@ -35,17 +36,11 @@ pub fn client() -> Result<reqwest::Client, FetchError> {
 
 /// Fetches `url` whole; the file is named by the URL's last path segment, as a downloaded file would be.
 pub async fn download(url: &str) -> Result<SourceFile, FetchError> {
-    let mut response = client()?.get(url).send().await?;
+    let response = client()?.get(url).send().await?;
     if !response.status().is_success() {
         return Err(FetchError::Status(response.status()));
     }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if bytes.len() + chunk.len() > MAX_DOWNLOAD_BYTES {
-            return Err(FetchError::TooLarge);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = body(response).await?;
     let name = url
         .split(['?', '#'])
         .next()
@@ -55,4 +50,16 @@ pub async fn download(url: &str) -> Result<SourceFile, FetchError> {
         path: name.into(),
         bytes,
     })
+}
+
+/// Reads a response's body, refusing more than [`MAX_DOWNLOAD_BYTES`] (also used for each TAXII page).
+pub(crate) async fn body(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if bytes.len() + chunk.len() > MAX_DOWNLOAD_BYTES {
+            return Err(FetchError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }

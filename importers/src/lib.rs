@@ -6,6 +6,7 @@
 //! - [`record`]: the one shape every parser produces ([`record::CatalogRecord`]).
 //! - [`parsers`]: one module per source, `accepts(path)` and `parse(files)`; [`source::Source`] names them.
 //! - [`files`] and [`fetch`]: reading the files of an import from paths and URLs.
+//! - [`taxii`]: a TAXII 2.1 client; each page of a collection becomes one file for the ATT&CK parser.
 //! - [`catalog`]: the writer of the versioned catalog tables and the import runs (migration 0007).
 //! - [`import`]: one import from start to finish.
 //!
@@ -22,3 +23,4 @@ pub mod import;
 pub mod parsers;
 pub mod record;
 pub mod source;
+pub mod taxii;
