@@ -8,6 +8,7 @@ use importers::catalog;
 use importers::fetch::ATTACK_ENTERPRISE_URL;
 use importers::import::{self, Location};
 use importers::source::Source;
+use importers::taxii;
 use uuid::Uuid;
 
 use super::account::principal;
@@ -22,13 +23,15 @@ pub struct ImportsMutation;
 #[Object]
 impl ImportsMutation {
     /// Starts importing `url` as `source` (attack, d3fend, atomic, …; `url` defaults to MITRE's Enterprise
-    /// ATT&CK release for `attack`) and returns the run, still RUNNING; follow it with `importRun(id)` or
+    /// ATT&CK release for `attack`; for `taxii`, `url` is the server's discovery URL and `collection` a
+    /// collection's id or title) and returns the run, still RUNNING; follow it with `importRun(id)` or
     /// `importRunChanged(id)`.
     async fn start_import(
         &self,
         context: &Context<'_>,
         source: String,
         url: Option<String>,
+        collection: Option<String>,
     ) -> async_graphql::Result<ImportRun> {
         let state = context.data::<AppState>()?;
         let source: Source = source
@@ -39,17 +42,30 @@ impl ImportsMutation {
             (None, Source::Attack) => ATTACK_ENTERPRISE_URL.to_owned(),
             (None, _) => return Err(validation(format!("give the URL to import {source} from"))),
         };
-        let location = Location::parse(&url);
-        if !matches!(location, Location::Url(_)) {
+        let location = match (source, collection) {
+            (Source::Taxii, Some(collection)) => Location::Taxii(
+                taxii::Config::new(&url, &collection)
+                    .map_err(|error| validation(error.to_string()))?,
+            ),
+            (Source::Taxii, None) => {
+                return Err(validation(
+                    "give the TAXII collection's id or title".to_owned(),
+                ));
+            }
+            (_, Some(_)) => return Err(validation("a collection is for taxii only".to_owned())),
+            (_, None) => Location::parse(&url),
+        };
+        if matches!(location, Location::Path(_)) {
             return Err(validation(
                 "only http(s) URLs can be imported through the API; use `aegis import` for files"
                     .to_owned(),
             ));
         }
         let started_by = principal(context)?.user_id;
-        let run_id = catalog::begin_run(&state.pool, source, &[url], Some(started_by))
-            .await
-            .map_err(|error| ApiError::internal(error).extend())?;
+        let run_id =
+            catalog::begin_run(&state.pool, source, &[location.as_text()], Some(started_by))
+                .await
+                .map_err(|error| ApiError::internal(error).extend())?;
         let pool = state.pool.clone();
         tokio::spawn(async move {
             if let Err(error) = import::run(&pool, run_id, source, &[location], &|_| {}).await {
