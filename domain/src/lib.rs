@@ -4,6 +4,8 @@
 //! - [`access`]: who may do what: every operation, its audience, and `authorize`.
 //! - [`actor`]: who performs a command (user id and roles), carried inside commands.
 //! - [`campaign`]: the `Campaign` aggregate: scope, schedule, membership, recurrence.
+//! - [`coverage`]: the heatmap's cells computed from a technique's facts, a policy and a moment; roll-up of
+//!   sub-techniques, staleness, change between two moments.
 //! - [`detection_rule`]: the `DetectionRule` aggregate: which Sigma/Elastic rules we run (they count in scores).
 //! - [`role`]: the six roles of Aegis.
 //! - [`scoring`]: the `ScoringPolicy` aggregate and the pure technique score.
@@ -24,6 +26,7 @@
 pub mod access;
 pub mod actor;
 pub mod campaign;
+pub mod coverage;
 pub mod detection_rule;
 pub mod role;
 pub mod scoring;

@@ -1,0 +1,138 @@
+//! Cells, roll-up, staleness and change.
+
+use super::*;
+use crate::scoring::{Aggregation, PolicySettingsDraft};
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    rfc3339.parse().unwrap()
+}
+
+fn result(procedure: &str, outcome: ScoredOutcome, validated_at: &str) -> ProcedureResult {
+    ProcedureResult {
+        procedure: procedure.to_owned(),
+        test_case_id: Uuid::from_u128(1),
+        run: 1,
+        outcome,
+        validated_at: at(validated_at),
+    }
+}
+
+fn policy(half_life_days: Option<u16>, aggregation: Aggregation) -> PolicySettings {
+    PolicySettings::parse(PolicySettingsDraft {
+        half_life_days,
+        aggregation,
+        ..PolicySettings::default().to_draft()
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_cell_counts_outcomes_and_scores_like_the_policy_formula() {
+    let facts = CellFacts {
+        results: vec![
+            result("atomic:a", ScoredOutcome::Blocked, "2026-01-01T00:00:00Z"),
+            result("atomic:b", ScoredOutcome::NotDetected, "2026-01-02T00:00:00Z"),
+        ],
+        ..CellFacts::default()
+    };
+    let policy = policy(None, Aggregation::Average);
+    let cell = cell("T1003", facts, &policy, at("2026-01-03T00:00:00Z"));
+    assert_eq!(cell.tests_by_outcome[&ScoredOutcome::Blocked], 1);
+    assert_eq!(cell.tests_by_outcome[&ScoredOutcome::NotDetected], 1);
+    assert_eq!(cell.tests_by_outcome[&ScoredOutcome::Logged], 0);
+    assert_eq!(cell.best, Some(ScoredOutcome::Blocked));
+    assert_eq!(cell.worst, Some(ScoredOutcome::NotDetected));
+    // Blocked 100 and NotDetected 0 average to 50 under the default weights.
+    assert_eq!(cell.score, Score::new(50));
+    assert_eq!(cell.own_score, cell.breakdown.as_ref().map(|b| b.score));
+    assert_eq!(cell.last_validated_at, Some(at("2026-01-02T00:00:00Z")));
+    assert!(!cell.stale);
+}
+
+#[test]
+fn results_after_the_moment_do_not_count() {
+    let facts = CellFacts {
+        results: vec![result("atomic:a", ScoredOutcome::Blocked, "2026-02-01T00:00:00Z")],
+        ..CellFacts::default()
+    };
+    let cell = cell(
+        "T1003",
+        facts,
+        &policy(None, Aggregation::Average),
+        at("2026-01-01T00:00:00Z"),
+    );
+    assert_eq!(cell.score, None);
+    assert!(cell.results.is_empty());
+    assert!(!cell.stale, "untested is not stale");
+}
+
+#[test]
+fn a_cell_goes_stale_after_the_freshness_window() {
+    let facts = CellFacts {
+        results: vec![result("atomic:a", ScoredOutcome::Alerted, "2026-01-01T00:00:00Z")],
+        ..CellFacts::default()
+    };
+    let thirty_days = policy(Some(30), Aggregation::Average);
+    assert!(!cell("T1", facts.clone(), &thirty_days, at("2026-01-30T00:00:00Z")).stale);
+    assert!(cell("T1", facts.clone(), &thirty_days, at("2026-02-01T00:00:00Z")).stale);
+    let no_decay = policy(None, Aggregation::Average);
+    assert!(!cell("T1", facts.clone(), &no_decay, at("2026-06-29T00:00:00Z")).stale);
+    assert!(cell("T1", facts, &no_decay, at("2026-07-01T00:00:00Z")).stale);
+}
+
+#[test]
+fn sub_techniques_roll_up_by_the_policy_function() {
+    let scored = |outcome| CellFacts {
+        results: vec![result("p", outcome, "2026-01-01T00:00:00Z")],
+        ..CellFacts::default()
+    };
+    let now = at("2026-01-02T00:00:00Z");
+    for (aggregation, expected) in [
+        (Aggregation::Max, 100),
+        (Aggregation::Min, 0),
+        (Aggregation::Average, 50),
+    ] {
+        let policy = policy(None, aggregation);
+        let subs = [
+            cell("T1003.001", scored(ScoredOutcome::Blocked), &policy, now),
+            cell("T1003.002", scored(ScoredOutcome::NotDetected), &policy, now),
+            cell("T1003.003", CellFacts::default(), &policy, now),
+        ];
+        let mut parent = cell("T1003", CellFacts::default(), &policy, now);
+        roll_up(&mut parent, &subs, &policy);
+        assert_eq!(parent.score, Score::new(expected), "{aggregation:?}");
+        assert_eq!(parent.own_score, None);
+    }
+}
+
+#[test]
+fn an_untested_technique_without_tested_sub_techniques_stays_unscored() {
+    let policy = policy(None, Aggregation::Average);
+    let now = at("2026-01-02T00:00:00Z");
+    let mut parent = cell("T1003", CellFacts::default(), &policy, now);
+    roll_up(
+        &mut parent,
+        &[cell("T1003.001", CellFacts::default(), &policy, now)],
+        &policy,
+    );
+    assert_eq!(parent.score, None);
+}
+
+#[test]
+fn changes_are_named_by_direction() {
+    let score = |value| Score::new(value);
+    assert_eq!(change(None, score(10)), Some(Change::Gained));
+    assert_eq!(change(score(10), None), Some(Change::Lost));
+    assert_eq!(change(score(10), score(20)), Some(Change::Improved));
+    assert_eq!(change(score(20), score(10)), Some(Change::Regressed));
+    assert_eq!(change(score(20), score(20)), None);
+    assert_eq!(change(None, None), None);
+}
+
+#[test]
+fn visibility_grows_with_the_event_types_collected() {
+    assert_eq!(visibility_from_event_types(0), Visibility::None);
+    assert_eq!(visibility_from_event_types(1), Visibility::Low);
+    assert_eq!(visibility_from_event_types(2), Visibility::Medium);
+    assert_eq!(visibility_from_event_types(7), Visibility::High);
+}
