@@ -73,8 +73,10 @@ pub fn cell(technique: &str, facts: CellFacts, policy: &PolicySettings, at: Date
         .into_iter()
         .filter(|result| result.validated_at <= at)
         .collect();
-    let mut tests_by_outcome: BTreeMap<ScoredOutcome, u32> =
-        ScoredOutcome::ALL.iter().map(|outcome| (*outcome, 0)).collect();
+    let mut tests_by_outcome: BTreeMap<ScoredOutcome, u32> = ScoredOutcome::ALL
+        .iter()
+        .map(|outcome| (*outcome, 0))
+        .collect();
     for result in &results {
         *tests_by_outcome.entry(result.outcome).or_default() += 1;
     }
@@ -123,7 +125,10 @@ pub fn freshness(policy: &PolicySettings) -> Duration {
 /// Folds the scores of `technique`'s sub-techniques into its heatmap score with the policy's aggregation
 /// (a technique tested only through its sub-techniques gets their aggregate).
 pub fn roll_up(technique: &mut Cell, sub_techniques: &[Cell], policy: &PolicySettings) {
-    let sub_scores: Vec<Score> = sub_techniques.iter().filter_map(|cell| cell.score).collect();
+    let sub_scores: Vec<Score> = sub_techniques
+        .iter()
+        .filter_map(|cell| cell.score)
+        .collect();
     if sub_scores.is_empty() {
         return;
     }

@@ -6,6 +6,7 @@
 //! - [`campaign`]: the `Campaign` aggregate: scope, schedule, membership, recurrence.
 //! - [`coverage`]: the heatmap's cells computed from a technique's facts, a policy and a moment; roll-up of
 //!   sub-techniques, staleness, change between two moments.
+//! - [`coverage_snapshot`]: the `CoverageSnapshots` aggregate: weekly and on-demand snapshots of coverage.
 //! - [`detection_rule`]: the `DetectionRule` aggregate: which Sigma/Elastic rules we run (they count in scores).
 //! - [`role`]: the six roles of Aegis.
 //! - [`scoring`]: the `ScoringPolicy` aggregate and the pure technique score.
@@ -27,6 +28,7 @@ pub mod access;
 pub mod actor;
 pub mod campaign;
 pub mod coverage;
+pub mod coverage_snapshot;
 pub mod detection_rule;
 pub mod role;
 pub mod scoring;

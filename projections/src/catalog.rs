@@ -99,7 +99,7 @@ const ENTRY_COLUMNS: &str =
     "kind, scope, id, version, name, status, replaced_by, techniques, details, source, valid_from";
 
 /// The versions in force: current ones, or those valid at `as_of` (parameter `$1`).
-const IN_FORCE: &str = "(($1::timestamptz IS NULL AND valid_to IS NULL)
+pub(crate) const IN_FORCE: &str = "(($1::timestamptz IS NULL AND valid_to IS NULL)
      OR ($1::timestamptz IS NOT NULL AND valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)))";
 
 /// One page of records matching `filter`, after `after`, in (`scope`, `id`) order.
@@ -129,6 +129,24 @@ pub async fn page(
     .bind(after.map(|cursor| &cursor.scope))
     .bind(after.map(|cursor| &cursor.id))
     .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every record of `kind` in `scope` in force (revoked and deprecated included), by id: a heatmap's techniques.
+pub async fn all(
+    pool: &PgPool,
+    kind: &str,
+    scope: &str,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<CatalogEntry>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM catalog_records
+         WHERE {IN_FORCE} AND kind = $2 AND scope = $3 ORDER BY id"
+    ))
+    .bind(as_of)
+    .bind(kind)
+    .bind(scope)
     .fetch_all(pool)
     .await
 }

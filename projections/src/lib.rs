@@ -9,6 +9,9 @@
 //!   its runs, outcomes, executions, comments and evidence; `TestCaseRow::redacted_for_blue` for blind tests.
 //! - [`campaigns`]: campaigns, their membership, template spawns, and progress computed from `test_cases`.
 //! - [`detection_rules`]: which catalog detection rules are deployed, from the `DetectionRule` events.
+//! - [`coverage`]: approved results per procedure and technique (history, current, snapshots), rule
+//!   deployment and policy activation periods; [`heatmap`]: the heatmap of a domain at a moment, from those
+//!   and the catalogs, scored with `domain::coverage`.
 //! - [`paging`]: [`paging::PageCursor`], the keyset cursor of every paged list, and its opaque text form.
 //! - [`history`]: one aggregate's events, read straight from the log for auditors.
 //! - [`catalog`]: the reference catalogs the importers write (ATT&CK, templates, rules…), by kind, by
@@ -25,8 +28,10 @@
 pub mod audit_log;
 pub mod campaigns;
 pub mod catalog;
+pub mod coverage;
 pub mod detection_rules;
 pub mod event_totals;
+pub mod heatmap;
 pub mod history;
 pub mod leader;
 pub mod paging;
@@ -47,5 +52,6 @@ pub fn all() -> Vec<Arc<dyn projector::Projection>> {
         Arc::new(campaigns::Campaigns),
         Arc::new(scoring_policies::ScoringPolicies),
         Arc::new(detection_rules::DetectionRules),
+        Arc::new(coverage::Coverage),
     ]
 }

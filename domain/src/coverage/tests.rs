@@ -31,7 +31,11 @@ fn a_cell_counts_outcomes_and_scores_like_the_policy_formula() {
     let facts = CellFacts {
         results: vec![
             result("atomic:a", ScoredOutcome::Blocked, "2026-01-01T00:00:00Z"),
-            result("atomic:b", ScoredOutcome::NotDetected, "2026-01-02T00:00:00Z"),
+            result(
+                "atomic:b",
+                ScoredOutcome::NotDetected,
+                "2026-01-02T00:00:00Z",
+            ),
         ],
         ..CellFacts::default()
     };
@@ -52,7 +56,11 @@ fn a_cell_counts_outcomes_and_scores_like_the_policy_formula() {
 #[test]
 fn results_after_the_moment_do_not_count() {
     let facts = CellFacts {
-        results: vec![result("atomic:a", ScoredOutcome::Blocked, "2026-02-01T00:00:00Z")],
+        results: vec![result(
+            "atomic:a",
+            ScoredOutcome::Blocked,
+            "2026-02-01T00:00:00Z",
+        )],
         ..CellFacts::default()
     };
     let cell = cell(
@@ -69,12 +77,32 @@ fn results_after_the_moment_do_not_count() {
 #[test]
 fn a_cell_goes_stale_after_the_freshness_window() {
     let facts = CellFacts {
-        results: vec![result("atomic:a", ScoredOutcome::Alerted, "2026-01-01T00:00:00Z")],
+        results: vec![result(
+            "atomic:a",
+            ScoredOutcome::Alerted,
+            "2026-01-01T00:00:00Z",
+        )],
         ..CellFacts::default()
     };
     let thirty_days = policy(Some(30), Aggregation::Average);
-    assert!(!cell("T1", facts.clone(), &thirty_days, at("2026-01-30T00:00:00Z")).stale);
-    assert!(cell("T1", facts.clone(), &thirty_days, at("2026-02-01T00:00:00Z")).stale);
+    assert!(
+        !cell(
+            "T1",
+            facts.clone(),
+            &thirty_days,
+            at("2026-01-30T00:00:00Z")
+        )
+        .stale
+    );
+    assert!(
+        cell(
+            "T1",
+            facts.clone(),
+            &thirty_days,
+            at("2026-02-01T00:00:00Z")
+        )
+        .stale
+    );
     let no_decay = policy(None, Aggregation::Average);
     assert!(!cell("T1", facts.clone(), &no_decay, at("2026-06-29T00:00:00Z")).stale);
     assert!(cell("T1", facts, &no_decay, at("2026-07-01T00:00:00Z")).stale);
@@ -95,7 +123,12 @@ fn sub_techniques_roll_up_by_the_policy_function() {
         let policy = policy(None, aggregation);
         let subs = [
             cell("T1003.001", scored(ScoredOutcome::Blocked), &policy, now),
-            cell("T1003.002", scored(ScoredOutcome::NotDetected), &policy, now),
+            cell(
+                "T1003.002",
+                scored(ScoredOutcome::NotDetected),
+                &policy,
+                now,
+            ),
             cell("T1003.003", CellFacts::default(), &policy, now),
         ];
         let mut parent = cell("T1003", CellFacts::default(), &policy, now);
