@@ -22,6 +22,8 @@ use crate::auth::tokens::SigningKeys;
 use crate::database::{self, Located};
 use crate::serve::projector;
 
+mod imports;
+
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
     /// Single-event commands through the command layer with N concurrent writers, next to pgbench inserting
@@ -63,6 +65,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = crate::config::DEFAULT_PROJECTOR_BATCH_SIZE)]
         batch_size: i64,
     },
+    /// Import time and peak memory of the large upstream sets, optionally next to the Python reference tools.
+    ///
+    /// For the full ATT&CK Enterprise bundle, all Sigma rules, all Elastic rules and all atomics: parse only, a
+    /// first import into an empty catalog and a second one of the same files, each case in a child process so
+    /// that its peak memory is its own (read from /proc: Linux only). With --baseline, mitreattack-python and
+    /// pySigma load the same files in the same run, and the ratios are printed.
+    Import(imports::ImportArgs),
+    /// One case of `bench import`, run in a child process so that its peak memory is its own; prints JSON.
+    #[command(hide = true)]
+    ImportCase(imports::CaseArgs),
+}
+
+/// One case of `bench import` in the child process it started: no scratch database of its own (the parent's is
+/// named in the arguments), so nothing but the case itself counts towards the child's peak memory.
+pub async fn import_case(case: &imports::CaseArgs) -> anyhow::Result<()> {
+    imports::case(case).await
 }
 
 pub async fn run(command: BenchCommand, located: &Located) -> anyhow::Result<()> {
@@ -80,6 +98,9 @@ pub async fn run(command: BenchCommand, located: &Located) -> anyhow::Result<()>
             clients,
             seconds,
         } => mutations(&scratch, requests, clients, Duration::from_secs(seconds)).await,
+        BenchCommand::Import(args) => imports::run(&scratch, &args).await,
+        // The command line runs a case through `import_case`, without locating a server or creating a database.
+        BenchCommand::ImportCase(case) => imports::case(&case).await,
     };
     scratch.drop_database().await?;
     result

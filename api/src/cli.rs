@@ -168,6 +168,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let database = database::open(&config.database, &config.data_dir, true).await?;
             import::run(&database.pool, args).await
         }
+        Command::Bench(bench::BenchCommand::ImportCase(case)) => {
+            bench::import_case(&case).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(command) => {
             let located = database::locate(&config.database, &config.data_dir).await?;
             bench::run(command, &located).await?;
