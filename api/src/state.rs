@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use commands::context::SystemClock;
 use commands::service::CommandService;
 use domain::campaign::Campaign;
+use domain::coverage_snapshot::CoverageSnapshots;
 use domain::detection_rule::DetectionRule;
 use domain::scoring::ScoringPolicy;
 use domain::test_case::TestCase;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub scoring_policies: Arc<CommandService<ScoringPolicy>>,
     /// Which detection rules we run.
     pub detection_rules: Arc<CommandService<DetectionRule>>,
+    /// Coverage snapshots (weekly and on demand).
+    pub coverage_snapshots: Arc<CommandService<CoverageSnapshots>>,
     pub web: WebSettings,
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
@@ -69,6 +72,11 @@ impl AppState {
                 Arc::new(SystemClock),
             )),
             detection_rules: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
+            coverage_snapshots: Arc::new(CommandService::new(
+                pool.clone(),
+                (),
+                Arc::new(SystemClock),
+            )),
             pool,
             projector,
             identity,

@@ -68,10 +68,14 @@ pub enum Operation {
     ImportCatalog,
     /// Say which detection rules are deployed (they count in scores).
     ManageDetectionRules,
+    /// The heatmap now and at any past moment, explained, compared, re-scored, trended; the snapshots.
+    ReadCoverage,
+    /// Take a coverage snapshot on demand.
+    TakeCoverageSnapshots,
 }
 
 impl Operation {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -91,6 +95,8 @@ impl Operation {
         Self::ReadCatalog,
         Self::ImportCatalog,
         Self::ManageDetectionRules,
+        Self::ReadCoverage,
+        Self::TakeCoverageSnapshots,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -104,7 +110,8 @@ impl Operation {
             | Self::ReadCampaigns
             | Self::ReadScoringPolicies
             | Self::ReadHistory
-            | Self::ReadCatalog => Audience::SignedIn,
+            | Self::ReadCatalog
+            | Self::ReadCoverage => Audience::SignedIn,
             Self::WorkOnTestCases => {
                 Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
             }
@@ -116,7 +123,8 @@ impl Operation {
             | Self::ReadSystemStatus
             | Self::ManageSecurityPolicy
             | Self::ManageScoringPolicies
-            | Self::ImportCatalog => Audience::Roles(&[]),
+            | Self::ImportCatalog
+            | Self::TakeCoverageSnapshots => Audience::Roles(&[]),
         }
     }
 
@@ -130,7 +138,8 @@ impl Operation {
             | Self::ManageCampaigns
             | Self::ManageScoringPolicies
             | Self::ImportCatalog
-            | Self::ManageDetectionRules => Access::Write,
+            | Self::ManageDetectionRules
+            | Self::TakeCoverageSnapshots => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
@@ -140,7 +149,8 @@ impl Operation {
             | Self::ReadCampaigns
             | Self::ReadScoringPolicies
             | Self::ReadHistory
-            | Self::ReadCatalog => Access::Read,
+            | Self::ReadCatalog
+            | Self::ReadCoverage => Access::Read,
         }
     }
 
@@ -182,6 +192,10 @@ impl Operation {
             Self::ManageDetectionRules => {
                 "deploy and retire detection rules (they count in scores)"
             }
+            Self::ReadCoverage => {
+                "read the heatmap now and as of any moment; explain, diff, re-score, trend, snapshots"
+            }
+            Self::TakeCoverageSnapshots => "take a coverage snapshot on demand",
         }
     }
 }

@@ -24,7 +24,7 @@ pub enum AttackDomain {
 }
 
 impl AttackDomain {
-    fn scope(self) -> &'static str {
+    pub fn scope(self) -> &'static str {
         match self {
             Self::Enterprise => "enterprise-attack",
             Self::Mobile => "mobile-attack",

@@ -18,6 +18,16 @@ use crate::state::{AppState, Introspection};
 /// The operation behind each root field, as `Type.field`.
 pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.serverInfo", Operation::ReadServerInfo),
+    ("Query.heatmap", Operation::ReadCoverage),
+    ("Query.rescore", Operation::ReadCoverage),
+    ("Query.explainCoverage", Operation::ReadCoverage),
+    ("Query.coverageDiff", Operation::ReadCoverage),
+    ("Query.coverageTrend", Operation::ReadCoverage),
+    ("Query.coverageSnapshots", Operation::ReadCoverage),
+    (
+        "Mutation.takeCoverageSnapshot",
+        Operation::TakeCoverageSnapshots,
+    ),
     ("Query.techniques", Operation::ReadCatalog),
     ("Query.technique", Operation::ReadCatalog),
     ("Query.tactics", Operation::ReadCatalog),

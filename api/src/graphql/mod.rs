@@ -6,6 +6,7 @@ mod campaign_views;
 mod campaigns;
 mod catalog_views;
 mod command;
+mod coverage;
 mod detection_rules;
 mod error;
 pub mod guard;
@@ -43,6 +44,7 @@ pub struct Query(
     scoring_views::ScoringQuery,
     history::HistoryQuery,
     catalog_views::CatalogQuery,
+    coverage::CoverageQuery,
 );
 
 /// Every change, by area.
@@ -56,6 +58,7 @@ pub struct Mutation(
     detection_rules::DetectionRulesMutation,
     templates::TemplatesMutation,
     imports::ImportsMutation,
+    coverage::CoverageMutation,
 );
 
 /// Every live update, by area.
