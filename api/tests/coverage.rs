@@ -9,8 +9,10 @@ use std::path::PathBuf;
 
 use api::state::AppState;
 use domain::role::Role;
+use domain::test_case::TechniqueId;
 use importers::catalog;
 use importers::import::{self, Location};
+use importers::record::{CatalogRecord, Parsed, RecordKind, RecordStatus};
 use importers::source::Source;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -225,6 +227,60 @@ async fn an_approved_test_shows_up_explains_itself_and_moves_the_diff(pool: PgPo
     let trend = data(&trend)["coverageTrend"].as_array().unwrap().clone();
     assert_eq!(trend.len(), 1);
     assert_eq!(trend[0]["scoredTechniques"], 0);
+
+    // The groups using T0817 have it covered (80 ≥ 70); a control mapped to it too.
+    let technique = graphql(
+        &state,
+        Some(&viewer),
+        r#"{ technique(id: "T0817") { threatActors { id } } }"#,
+    )
+    .await;
+    let group = data(&technique)["technique"]["threatActors"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gaps = graphql(
+        &state,
+        Some(&viewer),
+        &format!(r#"{{ threatActorGaps(domain: ICS, groupId: "{group}") {{ groupId gaps {{ techniques covered untested cells {{ techniqueId level }} }} }} }}"#),
+    )
+    .await;
+    let gaps = &data(&gaps)["threatActorGaps"][0];
+    assert_eq!(gaps["groupId"], group.as_str());
+    assert_eq!(gaps["gaps"]["covered"], 1);
+    assert!(gaps["gaps"]["untested"].as_i64().unwrap() > 0);
+    let mapping = CatalogRecord {
+        kind: RecordKind::ControlMapping,
+        scope: "test-framework".into(),
+        id: "AC-2".into(),
+        name: "Account management".into(),
+        status: RecordStatus::Active,
+        techniques: vec![
+            TechniqueId::parse("T0817").unwrap(),
+            TechniqueId::parse("T0819").unwrap(),
+        ],
+        details: serde_json::json!({}),
+    };
+    let run_id = catalog::begin_run(&state.pool, Source::Ctid, &["fixture".into()], None)
+        .await
+        .unwrap();
+    let parsed = Parsed {
+        records: vec![mapping],
+        ..Parsed::default()
+    };
+    catalog::complete_run(&state.pool, run_id, Source::Ctid, &[], parsed, Vec::new())
+        .await
+        .unwrap();
+    let controls = graphql(
+        &state,
+        Some(&viewer),
+        r#"{ complianceCoverage(framework: "test-framework", domain: ICS) { controlId gaps { techniques covered untested averageScore } } }"#,
+    )
+    .await;
+    assert_eq!(
+        data(&controls)["complianceCoverage"],
+        serde_json::json!([{ "controlId": "AC-2", "gaps": { "techniques": 2, "covered": 1, "untested": 1, "averageScore": 80 } }])
+    );
 
     let refused = graphql(&state, Some(&viewer), "mutation { takeCoverageSnapshot }").await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"));

@@ -135,6 +135,31 @@ pub fn roll_up(technique: &mut Cell, sub_techniques: &[Cell], policy: &PolicySet
     technique.score = aggregate(&sub_scores, technique.own_score, policy.aggregation());
 }
 
+/// The score from which a technique counts as covered: most procedures alerted or blocked.
+pub const COVERED_FROM: u8 = 70;
+
+/// How well a technique is covered, for gap views (threat actors, compliance controls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoverageLevel {
+    /// Never validated (or not within what the view counts).
+    Untested,
+    /// Validated, scoring below [`COVERED_FROM`].
+    Partial,
+    /// Scoring [`COVERED_FROM`] or more.
+    Covered,
+}
+
+impl CoverageLevel {
+    pub fn of(score: Option<Score>) -> Self {
+        match score {
+            None => Self::Untested,
+            Some(score) if score.value() >= COVERED_FROM => Self::Covered,
+            Some(_) => Self::Partial,
+        }
+    }
+}
+
 /// How a cell moved between two moments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use domain::coverage::ProcedureResult;
+use domain::coverage::{CoverageLevel, ProcedureResult};
 use domain::coverage_snapshot::{SNAPSHOTS_AGGREGATE_ID, SnapshotKind, TakeSnapshot};
 use domain::scoring::ScoreBreakdown;
 use projections::coverage::{self, ResultFilter};
@@ -382,6 +382,100 @@ pub struct TrendPoint {
     stale_techniques: i32,
 }
 
+/// How well a technique is covered.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+#[graphql(remote = "domain::coverage::CoverageLevel")]
+pub enum CoverageLevelName {
+    /// Never validated.
+    Untested,
+    /// Validated, scoring below 70.
+    Partial,
+    /// Scoring 70 or more.
+    Covered,
+}
+
+/// One technique in a gap view.
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+pub struct GapCell {
+    technique_id: String,
+    name: String,
+    level: CoverageLevelName,
+    score: Option<i32>,
+}
+
+/// Techniques counted by how well they are covered.
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+pub struct GapCounts {
+    techniques: i32,
+    covered: i32,
+    partial: i32,
+    untested: i32,
+    /// The mean score of the scored techniques, rounded.
+    average_score: Option<i32>,
+    /// Each technique, least covered first.
+    cells: Vec<GapCell>,
+}
+
+impl GapCounts {
+    /// The gaps of `techniques` in `heatmap`; ids the heatmap has no cell for (another domain, revoked) are
+    /// left out.
+    fn of<'a>(
+        heatmap: &HashMap<&str, &TechniqueCell>,
+        techniques: impl IntoIterator<Item = &'a String>,
+    ) -> Self {
+        let mut cells: Vec<GapCell> = techniques
+            .into_iter()
+            .filter_map(|id| heatmap.get(id.as_str()))
+            .map(|technique| GapCell {
+                technique_id: technique.technique.id.clone(),
+                name: technique.technique.name.clone(),
+                level: CoverageLevel::of(technique.cell.score).into(),
+                score: score(technique.cell.score),
+            })
+            .collect();
+        cells.sort_by(|left, right| {
+            (left.score, &left.technique_id).cmp(&(right.score, &right.technique_id))
+        });
+        cells.dedup_by(|left, right| left.technique_id == right.technique_id);
+        let level_count = |level| count(cells.iter().filter(|cell| cell.level == level).count());
+        let scores: Vec<i32> = cells.iter().filter_map(|cell| cell.score).collect();
+        Self {
+            techniques: count(cells.len()),
+            covered: level_count(CoverageLevelName::Covered),
+            partial: level_count(CoverageLevelName::Partial),
+            untested: level_count(CoverageLevelName::Untested),
+            average_score: rounded_mean(&scores),
+            cells,
+        }
+    }
+}
+
+/// The half-up rounded mean; `None` for no values.
+fn rounded_mean(values: &[i32]) -> Option<i32> {
+    let len = i64::try_from(values.len()).ok().filter(|len| *len > 0)?;
+    let sum: i64 = values.iter().map(|value| i64::from(*value)).sum();
+    i32::try_from((2 * sum + len) / (2 * len)).ok()
+}
+
+/// An ATT&CK group and how well the techniques it uses are covered.
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+pub struct ThreatActorGaps {
+    group_id: String,
+    name: String,
+    gaps: GapCounts,
+}
+
+/// A compliance control and the coverage of the techniques mapped to it.
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+pub struct ControlCoverage {
+    control_id: String,
+    /// The mapping's description of the control (CTID).
+    name: String,
+    /// The control's title in the OSCAL catalog of the same framework, when imported.
+    title: Option<String>,
+    gaps: GapCounts,
+}
+
 /// A snapshot of the coverage.
 #[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct CoverageSnapshot {
@@ -591,26 +685,95 @@ impl CoverageQuery {
                 &query(context, domain, filter.clone(), Some(at), None)?,
             )
             .await?;
-            let scores: Vec<u32> = heatmap
+            let scores: Vec<i32> = heatmap
                 .techniques
                 .iter()
-                .filter_map(|technique| technique.cell.score.map(|score| u32::from(score.value())))
+                .filter_map(|technique| score(technique.cell.score))
                 .collect();
-            let average = (!scores.is_empty()).then(|| {
-                let sum: u32 = scores.iter().sum();
-                let len = u32::try_from(scores.len()).unwrap_or(u32::MAX);
-                i32::try_from((2 * sum + len) / (2 * len)).unwrap_or(i32::MAX)
-            });
             points.push(TrendPoint {
                 at,
                 scored_techniques: count(scores.len()),
                 techniques: count(heatmap.techniques.len()),
-                average_score: average,
+                average_score: rounded_mean(&scores),
                 stale_techniques: count(heatmap.techniques.iter().filter(|t| t.cell.stale).count()),
             });
             at += interval;
         }
         Ok(points)
+    }
+
+    /// For each ATT&CK group of the domain (or one, `groupId`): the techniques it uses, covered, partially
+    /// covered and untested — now or at `asOf`. Groups with the largest untested share first.
+    async fn threat_actor_gaps(
+        &self,
+        context: &Context<'_>,
+        #[graphql(default_with = "AttackDomain::Enterprise")] domain: AttackDomain,
+        group_id: Option<String>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Vec<ThreatActorGaps>> {
+        let state = context.data::<AppState>()?;
+        let query = query(context, domain, CoverageFilter::default(), as_of, None)?;
+        let heatmap = load(context, &query).await?;
+        let cells = heatmap.cells();
+        let groups = projections::catalog::all(&state.pool, "group", &query.scope, query.as_of)
+            .await
+            .map_err(internal)?;
+        let wanted = group_id.map(|id| id.trim().to_uppercase());
+        let mut gaps: Vec<ThreatActorGaps> = groups
+            .into_iter()
+            .filter(|group| group.status == "active")
+            .filter(|group| wanted.as_ref().is_none_or(|wanted| *wanted == group.id))
+            .map(|group| ThreatActorGaps {
+                gaps: GapCounts::of(&cells, &group.techniques),
+                group_id: group.id,
+                name: group.name,
+            })
+            .collect();
+        gaps.sort_by(|left, right| {
+            let share = |gaps: &GapCounts| {
+                i64::from(gaps.untested) * 1_000 / i64::from(gaps.techniques.max(1))
+            };
+            share(&right.gaps)
+                .cmp(&share(&left.gaps))
+                .then_with(|| left.group_id.cmp(&right.group_id))
+        });
+        Ok(gaps)
+    }
+
+    /// For each control of a compliance framework (`nist_800_53-rev5`, `csa_ccm-4.1`…, as CTID maps them to
+    /// ATT&CK), the coverage of its mapped techniques — now or at `asOf`, e.g. an audit date.
+    async fn compliance_coverage(
+        &self,
+        context: &Context<'_>,
+        framework: String,
+        #[graphql(default_with = "AttackDomain::Enterprise")] domain: AttackDomain,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Vec<ControlCoverage>> {
+        let state = context.data::<AppState>()?;
+        let query = query(context, domain, CoverageFilter::default(), as_of, None)?;
+        let heatmap = load(context, &query).await?;
+        let cells = heatmap.cells();
+        let framework = framework.trim();
+        let mappings =
+            projections::catalog::all(&state.pool, "control_mapping", framework, query.as_of)
+                .await
+                .map_err(internal)?;
+        let titles: HashMap<String, String> =
+            projections::catalog::all(&state.pool, "control", framework, query.as_of)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .map(|control| (control.id, control.name))
+                .collect();
+        Ok(mappings
+            .into_iter()
+            .map(|mapping| ControlCoverage {
+                gaps: GapCounts::of(&cells, &mapping.techniques),
+                title: titles.get(&mapping.id).cloned(),
+                control_id: mapping.id,
+                name: mapping.name,
+            })
+            .collect())
     }
 
     /// The coverage snapshots kept (the last 52 weekly ones and every on-demand one), newest first.

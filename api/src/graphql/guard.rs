@@ -24,6 +24,8 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.coverageDiff", Operation::ReadCoverage),
     ("Query.coverageTrend", Operation::ReadCoverage),
     ("Query.coverageSnapshots", Operation::ReadCoverage),
+    ("Query.threatActorGaps", Operation::ReadCoverage),
+    ("Query.complianceCoverage", Operation::ReadCoverage),
     (
         "Mutation.takeCoverageSnapshot",
         Operation::TakeCoverageSnapshots,

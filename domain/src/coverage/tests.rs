@@ -169,3 +169,17 @@ fn visibility_grows_with_the_event_types_collected() {
     assert_eq!(visibility_from_event_types(2), Visibility::Medium);
     assert_eq!(visibility_from_event_types(7), Visibility::High);
 }
+
+#[test]
+fn coverage_levels_split_at_the_covered_threshold() {
+    assert_eq!(CoverageLevel::of(None), CoverageLevel::Untested);
+    assert_eq!(CoverageLevel::of(Score::new(0)), CoverageLevel::Partial);
+    assert_eq!(
+        CoverageLevel::of(Score::new(COVERED_FROM - 1)),
+        CoverageLevel::Partial
+    );
+    assert_eq!(
+        CoverageLevel::of(Score::new(COVERED_FROM)),
+        CoverageLevel::Covered
+    );
+}
