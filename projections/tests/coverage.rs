@@ -611,3 +611,148 @@ async fn weekly_snapshots_keep_the_newest_52_and_a_rebuild_is_identical(pool: Pg
     live.rebuild(Some("coverage")).await.unwrap();
     assert_eq!(checksum(&pool).await, before);
 }
+
+/// An approval committed late by a slow transaction reaches the heatmap: the projector holds the later
+/// commit back until the slow one ends, then applies both (the foundation's gap test, end to end).
+#[sqlx::test(migrations = "../migrations")]
+async fn an_approval_committed_late_still_reaches_the_heatmap(pool: PgPool) {
+    seed_catalog(&pool).await;
+    let mut log = Log::new(&pool);
+    let projector = projector(&pool, 100);
+    for (test_case, technique) in [(1, "T1003.001"), (2, "T1059")] {
+        planned(
+            &mut log,
+            id(test_case),
+            2,
+            plan(technique, ProcedureSource::Manual, "windows"),
+        )
+        .await;
+    }
+    // Everything but the approval, for both.
+    for test_case in [1, 2] {
+        run_to_approval(&mut log, id(test_case), 3, Outcome::Blocked).await;
+    }
+    projector.catch_up().await.unwrap();
+    let reopened = |run| TestCaseEvent::Reopened {
+        reopened_by: id(RED_LEAD),
+        at: time(4, 8).parse().unwrap(),
+        reason: domain::test_case::Note::parse("retest").unwrap(),
+        run,
+    };
+    let approval = |day_number| TestCaseEvent::ResultApproved {
+        approved_by: id(BLUE_LEAD),
+        at: time(day_number, 15).parse().unwrap(),
+        outcome: Outcome::NotDetected,
+    };
+    for test_case in [1, 2] {
+        log.test_case(id(test_case), reopened(2)).await;
+    }
+    projector.catch_up().await.unwrap();
+
+    let mut slow = pool.begin().await.unwrap();
+    log.append_on(
+        &mut *slow,
+        "TestCase",
+        id(1),
+        &time(5, 15),
+        id(BLUE_LEAD),
+        &approval(5),
+    )
+    .await;
+    log.test_case(id(2), approval(5)).await;
+    projector.drain().await.unwrap();
+    let shown_now =
+        |heatmap: &Heatmap, technique: &str| heatmap.cells()[technique].cell.results[0].outcome;
+    let before = heatmap::heatmap(&pool, &query(None, day(6))).await.unwrap();
+    assert_eq!(
+        shown_now(&before, "T1059"),
+        ScoredOutcome::Blocked,
+        "held back behind the open writer"
+    );
+
+    slow.commit().await.unwrap();
+    projector.catch_up().await.unwrap();
+    let after = heatmap::heatmap(&pool, &query(None, day(6))).await.unwrap();
+    assert_eq!(
+        shown_now(&after, "T1003.001"),
+        ScoredOutcome::NotDetected,
+        "the late approval is there"
+    );
+    assert_eq!(shown_now(&after, "T1059"), ScoredOutcome::NotDetected);
+}
+
+/// Thousands of events across hundreds of aggregates of every kind, projected in small batches; rebuilding
+/// every projection from zero gives byte-identical tables.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_rebuild_of_every_projection_after_a_large_workload_is_identical(pool: PgPool) {
+    seed_catalog(&pool).await;
+    let mut log = Log::new(&pool);
+    workload(&pool, &mut log).await;
+    let techniques = ["T1003.001", "T1003.002", "T1059", "T1086", "T1003"];
+    let outcomes = [
+        Outcome::Blocked,
+        Outcome::Alerted,
+        Outcome::Logged,
+        Outcome::NotDetected,
+        Outcome::NotApplicable,
+    ];
+    for number in 0..400_u32 {
+        let test_case = id(10_000 + u128::from(number));
+        let procedure = if number % 3 == 0 {
+            ProcedureSource::Manual
+        } else {
+            ProcedureSource::AtomicTest {
+                guid: id(200 + u128::from(number % 17)),
+            }
+        };
+        let technique = techniques[usize::try_from(number).unwrap() % techniques.len()];
+        planned(
+            &mut log,
+            test_case,
+            30 + number / 4,
+            plan(
+                technique,
+                procedure,
+                if number % 2 == 0 { "windows" } else { "linux" },
+            ),
+        )
+        .await;
+        run_to_approval(
+            &mut log,
+            test_case,
+            31 + number / 4,
+            outcomes[usize::try_from(number).unwrap() % outcomes.len()],
+        )
+        .await;
+    }
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(events > 3_000, "{events} events");
+    let live = projector(&pool, 50);
+    live.catch_up().await.unwrap();
+
+    let checksums = async |pool: &PgPool| {
+        let mut sums = Vec::new();
+        for projection in projections::all() {
+            for table in projection.tables() {
+                let sum: Option<String> = sqlx::query_scalar(&format!(
+                    "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {table} t"
+                ))
+                .fetch_one(pool)
+                .await
+                .unwrap();
+                sums.push((*table, sum));
+            }
+        }
+        sums
+    };
+    let before = checksums(&pool).await;
+    assert!(
+        before.iter().filter(|(_, sum)| sum.is_some()).count() >= 10,
+        "{before:?}"
+    );
+    live.rebuild(None).await.unwrap();
+    assert_eq!(checksums(&pool).await, before);
+}

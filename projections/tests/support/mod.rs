@@ -49,6 +49,28 @@ impl Log {
         actor: Uuid,
         event: &impl Serialize,
     ) {
+        let pool = self.pool.clone();
+        self.append_on(
+            &pool,
+            aggregate_type,
+            aggregate_id,
+            occurred_at,
+            actor,
+            event,
+        )
+        .await;
+    }
+
+    /// Like [`Self::append`], on a connection or transaction of the caller's (a writer that stays open).
+    pub async fn append_on(
+        &mut self,
+        executor: impl sqlx::PgExecutor<'_>,
+        aggregate_type: &'static str,
+        aggregate_id: Uuid,
+        occurred_at: &str,
+        actor: Uuid,
+        event: &impl Serialize,
+    ) {
         let payload = serde_json::to_value(event).unwrap();
         // Externally tagged: the variant is the only key, or the whole value for a unit variant.
         let variant = match &payload {
@@ -77,7 +99,7 @@ impl Log {
             "correlation_id": Uuid::from_u128(999).to_string(),
         }))
         .bind(vec![0_u8; 32])
-        .execute(&self.pool)
+        .execute(executor)
         .await
         .unwrap();
     }
