@@ -2,10 +2,13 @@
 
 use std::process::ExitCode;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Parser, Subcommand};
 use commands::context::Actor;
 use commands::hash_chain::{self, ChainVerdict};
+use commands::replay::{self, Replay};
 use domain::role::Role;
+use projections::audit_log::summary;
 
 use crate::auth::identity::RequestOrigin;
 
@@ -56,6 +59,23 @@ pub enum Command {
 pub enum AuditCommand {
     /// Recompute the hash chain of every event; print OK with the count, or the first broken link and exit 1.
     Verify,
+    /// Print the states an aggregate went through: each event (time, actor, type, summary) and the aggregate
+    /// as it stood after it. Exits 1 when the aggregate has no events.
+    Replay {
+        /// The aggregate's id (a test case's, campaign's, user's… id).
+        #[arg(long)]
+        aggregate: String,
+        /// Its type (TestCase, Campaign, ScoringPolicy, User, SecurityPolicy, DetectionRule) [default: the type
+        /// of its events].
+        #[arg(long = "type")]
+        aggregate_type: Option<String>,
+        /// Stop at the last event that happened at or before this time (RFC 3339, e.g. 2026-01-05T10:00:00Z).
+        #[arg(long)]
+        until: Option<DateTime<Utc>>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,19 +126,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit(AuditCommand::Verify) => {
-            let database = database::open(&config.database, &config.data_dir, true).await?;
-            match hash_chain::verify(&database.pool).await? {
-                ChainVerdict::Intact { events } => {
-                    println!("OK: {events} events, hash chain intact");
-                    Ok(ExitCode::SUCCESS)
-                }
-                ChainVerdict::Broken(link) => {
-                    println!("FAILED: {link}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
+        Command::Audit(command) => audit(&config, command).await,
         Command::Projections(ProjectionsCommand::Rebuild { name }) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;
             let projector = serve::projector(&database.pool, config.projector_batch_size);
@@ -178,6 +186,103 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `aegis audit …`: verifying the chain is `commands::hash_chain`, replaying is `commands::replay`; this opens
+/// the database, names the actors and prints.
+async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    let database = database::open(&config.database, &config.data_dir, true).await?;
+    match command {
+        AuditCommand::Verify => match hash_chain::verify(&database.pool).await? {
+            ChainVerdict::Intact { events } => {
+                println!("OK: {events} events, hash chain intact");
+                Ok(ExitCode::SUCCESS)
+            }
+            ChainVerdict::Broken(link) => {
+                println!("FAILED: {link}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        AuditCommand::Replay {
+            aggregate,
+            aggregate_type,
+            until,
+            json,
+        } => {
+            let pool = &database.pool;
+            let replay = replay::replay(pool, &aggregate, aggregate_type.as_deref(), until).await?;
+            let actor_ids: Vec<&str> = replay
+                .steps
+                .iter()
+                .filter_map(|step| step.actor_id.as_deref())
+                .collect();
+            let emails = projections::audit_log::user_emails(pool, &actor_ids).await?;
+            print_replay(&replay, &emails, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Prints what `aegis audit replay` found: per event a line (time, actor, type, summary) and the state after
+/// it, or one JSON document. Actors are named by the e-mail address the audit log knows for them.
+fn print_replay(
+    replay: &Replay,
+    emails: &std::collections::HashMap<String, String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let actor_label = |actor_id: Option<&str>| match actor_id {
+        Some(id) => emails.get(id).map_or(id, String::as_str).to_owned(),
+        None => "unknown actor".to_owned(),
+    };
+    let lines = replay.steps.iter().map(|step| {
+        let predicate = summary::summarize(&replay.aggregate_type, &step.event_type, &step.event);
+        let time = step.occurred_at.map_or_else(
+            || "unknown time".to_owned(),
+            |time| time.to_rfc3339_opts(SecondsFormat::Secs, true),
+        );
+        (step, time, actor_label(step.actor_id.as_deref()), predicate)
+    });
+    if json {
+        let steps: Vec<serde_json::Value> = lines
+            .map(|(step, time, actor, predicate)| {
+                serde_json::json!({
+                    "sequence": step.sequence,
+                    "occurred_at": step.occurred_at.map(|_| time),
+                    "actor_id": step.actor_id,
+                    "actor": actor,
+                    "actor_roles": step.actor_roles,
+                    "event_type": step.event_type,
+                    "event_version": step.event_version,
+                    "summary": predicate,
+                    "event": step.event,
+                    "state": step.state,
+                })
+            })
+            .collect();
+        let document = serde_json::json!({
+            "aggregate_type": replay.aggregate_type,
+            "aggregate_id": replay.aggregate_id,
+            "later_events": replay.later_events,
+            "steps": steps,
+        });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+        return Ok(());
+    }
+    println!("{} {}", replay.aggregate_type, replay.aggregate_id);
+    for (step, time, actor, predicate) in lines {
+        println!(
+            "\n#{} {time} {} — {actor} {predicate}",
+            step.sequence, step.event_type
+        );
+        println!("{}", serde_json::to_string_pretty(&step.state)?);
+    }
+    if replay.later_events > 0 {
+        println!(
+            "\n({} later events left out by --until)",
+            replay.later_events
+        );
+    }
+    Ok(())
 }
 
 /// Tells what `aegis demo` (or `serve --demo`) did and how to sign in.

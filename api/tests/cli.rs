@@ -1,4 +1,4 @@
-//! The `aegis` binary as operators run it: audit verify, projections rebuild, and two `aegis serve`
+//! The `aegis` binary as operators run it: audit verify and replay, projections rebuild, and two `aegis serve`
 //! processes sharing one database, of which exactly one runs the projectors.
 #![allow(clippy::unwrap_used)]
 
@@ -8,14 +8,19 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use commands::context::{Actor, CommandContext, SystemClock};
+use chrono::{DateTime, Utc};
+use commands::context::{Actor, Clock, CommandContext, SystemClock};
 use commands::service::CommandService;
 use domain::role::Role;
+use domain::test_case::{
+    Plan, ProcedureSource, TechniqueId, TestCase, TestCaseAction, TestCaseCommand, Text, Title,
+};
 use domain::user::{DisplayName, Email, User, UserCommand};
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgPool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
 
 /// The URL of the test's own database, on the server the tests run against.
 fn database_url(pool: &PgPool) -> String {
@@ -108,6 +113,188 @@ async fn audit_verify_prints_ok_or_the_first_broken_link(pool: PgPool) {
         "{report}"
     );
     assert!(report.contains("content was altered"), "{report}");
+}
+
+/// A clock stopped at one moment, so each command of a test happens when the test says.
+#[derive(Debug)]
+struct StoppedClock(DateTime<Utc>);
+
+impl Clock for StoppedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// Gives `action` to test case `id` as `actor` at `at` (also the command's time in the metadata).
+async fn on_test_case(
+    pool: &PgPool,
+    id: &str,
+    actor: (Uuid, Role),
+    at: &str,
+    action: TestCaseAction,
+) {
+    let at: DateTime<Utc> = at.parse().unwrap();
+    let service = CommandService::<TestCase>::new(pool.clone(), (), Arc::new(StoppedClock(at)));
+    let command = TestCaseCommand {
+        actor: domain::actor::Actor::new(actor.0, [actor.1]),
+        at,
+        action,
+    };
+    service
+        .execute(
+            &CommandContext::new(Actor::user(actor.0, [actor.1])),
+            id,
+            command,
+        )
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn audit_replay_prints_every_state_a_test_case_went_through(pool: PgPool) {
+    let red_lead = (Uuid::from_u128(1), Role::RedLead);
+    let red_tech = (Uuid::from_u128(2), Role::RedTech);
+    let test_case = Uuid::from_u128(100).to_string();
+    let plan = Plan {
+        title: Title::parse("LSASS dump").unwrap(),
+        objective: Text::parse("blocked by EDR").unwrap(),
+        technique: TechniqueId::parse("T1003.001").unwrap(),
+        procedure: ProcedureSource::Manual,
+        steps: Text::parse("rundll32 comsvcs.dll MiniDump").unwrap(),
+        platforms: BTreeSet::new(),
+        targets: BTreeSet::new(),
+        tags: BTreeSet::new(),
+        blind: false,
+    };
+    on_test_case(
+        &pool,
+        &test_case,
+        red_lead,
+        "2026-01-05T09:00:00Z",
+        TestCaseAction::PlanTestCase { plan },
+    )
+    .await;
+    on_test_case(
+        &pool,
+        &test_case,
+        red_lead,
+        "2026-01-05T10:00:00Z",
+        TestCaseAction::AssignTestCase {
+            red_assignee: Some(red_tech.0),
+            blue_assignee: None,
+        },
+    )
+    .await;
+    on_test_case(
+        &pool,
+        &test_case,
+        red_tech,
+        "2026-01-06T08:00:00Z",
+        TestCaseAction::StartExecution,
+    )
+    .await;
+    // The audit log names actors it has seen registered; this one is, the red tech is not.
+    let users = CommandService::<User>::new(pool.clone(), (), Arc::new(SystemClock));
+    users
+        .execute(
+            &CommandContext::new(Actor::system("test")),
+            &red_lead.0.to_string(),
+            UserCommand::Register {
+                email: Email::parse("red.lead@aegis.demo").unwrap(),
+                display_name: DisplayName::parse("Rita").unwrap(),
+                roles: BTreeSet::from([Role::RedLead]),
+            },
+        )
+        .await
+        .unwrap();
+    api::serve::projector(&pool, 100).catch_up().await.unwrap();
+
+    let text = aegis(&pool, &["audit", "replay", "--aggregate", &test_case]);
+    assert!(text.status.success(), "{text:?}");
+    let printed = stdout(&text);
+    assert!(
+        printed.starts_with(&format!("TestCase {test_case}\n")),
+        "{printed}"
+    );
+    for line in [
+        "#1 2026-01-05T09:00:00Z TestCasePlanned — red.lead@aegis.demo planned test case “LSASS dump” (T1003.001)",
+        "#2 2026-01-05T10:00:00Z TestCaseAssigned — red.lead@aegis.demo assigned the test case: red to 00000000-0000-0000-0000-000000000002",
+        "#3 2026-01-06T08:00:00Z TestCaseExecutionStarted — 00000000-0000-0000-0000-000000000002 started the execution",
+    ] {
+        assert!(printed.contains(line), "{line} not in {printed}");
+    }
+    assert!(printed.contains(r#""state": "executing""#), "{printed}");
+
+    let json = aegis(
+        &pool,
+        &[
+            "audit",
+            "replay",
+            "--aggregate",
+            &test_case,
+            "--type",
+            "TestCase",
+            "--until",
+            "2026-01-05T10:00:00Z",
+            "--json",
+        ],
+    );
+    assert!(json.status.success(), "{json:?}");
+    let document: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(document["aggregate_type"], "TestCase");
+    assert_eq!(document["later_events"], 1);
+    let steps = document["steps"].as_array().unwrap();
+    let states: Vec<&Value> = steps.iter().map(|step| &step["state"]["state"]).collect();
+    assert_eq!(states, ["planned", "assigned"]);
+    assert_eq!(steps[1]["state"]["red_assignee"], red_tech.0.to_string());
+    assert_eq!(steps[0]["state"]["red_assignee"], Value::Null);
+    assert_eq!(steps[1]["actor"], "red.lead@aegis.demo");
+    assert_eq!(steps[1]["actor_roles"], serde_json::json!(["red_lead"]));
+    assert_eq!(steps[1]["event_type"], "TestCaseAssigned");
+    assert_eq!(steps[0]["occurred_at"], "2026-01-05T09:00:00Z");
+
+    let too_early = aegis(
+        &pool,
+        &[
+            "audit",
+            "replay",
+            "--aggregate",
+            &test_case,
+            "--until",
+            "2026-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(too_early.status.code(), Some(1), "{too_early:?}");
+    assert!(
+        String::from_utf8_lossy(&too_early.stderr).contains("had no events yet at 2026-01-01"),
+        "{too_early:?}"
+    );
+
+    let unknown = aegis(
+        &pool,
+        &["audit", "replay", "--aggregate", "no-such-aggregate"],
+    );
+    assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("aegis: no-such-aggregate has no events"),
+        "{unknown:?}"
+    );
+    let wrong_type = aegis(
+        &pool,
+        &[
+            "audit",
+            "replay",
+            "--aggregate",
+            &test_case,
+            "--type",
+            "Campaign",
+        ],
+    );
+    assert_eq!(wrong_type.status.code(), Some(1), "{wrong_type:?}");
+    assert!(
+        String::from_utf8_lossy(&wrong_type.stderr).contains("has no events as a Campaign"),
+        "{wrong_type:?}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -11,6 +11,8 @@
 //! - [`context`]: who asks and why ([`context::CommandContext`]), turned into event metadata; the clock.
 //! - [`password`]: the password policy and the bounded Argon2id [`password::PasswordHasher`] behind login.
 //! - [`totp`]: the second factor: RFC 6238 codes, enrolment URIs and single-use recovery codes.
+//! - [`replay`]: an aggregate's states for auditors (`aegis audit replay`): its events loaded through the event
+//!   store and applied one by one with the domain's `apply`, up to a moment.
 //! - [`throttle`]: [`throttle::LoginThrottle`], failed logins counted per account and per address in Postgres.
 //!
 //! # Invariants
@@ -23,6 +25,7 @@ pub mod context;
 pub mod event_log;
 pub mod hash_chain;
 pub mod password;
+pub mod replay;
 pub mod service;
 pub mod throttle;
 pub mod totp;

@@ -54,6 +54,10 @@ pub enum Operation {
     ReadScoringPolicies,
     /// An aggregate's events, for auditors (accounts and the security policy: admins only).
     ReadHistory,
+    /// The whole audit log: every event of every aggregate, filtered and paged. Admins only: it spans
+    /// accounts, the security policy and blind tests, which other roles read only through `ReadHistory`'s
+    /// per-aggregate rules.
+    ReadAuditLog,
     /// Plan, run, judge and approve test cases; which step each role may take is decided by the `TestCase`
     /// aggregate itself.
     WorkOnTestCases,
@@ -75,7 +79,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -89,6 +93,7 @@ impl Operation {
         Self::ReadCampaigns,
         Self::ReadScoringPolicies,
         Self::ReadHistory,
+        Self::ReadAuditLog,
         Self::WorkOnTestCases,
         Self::ManageCampaigns,
         Self::ManageScoringPolicies,
@@ -121,6 +126,7 @@ impl Operation {
             Self::ManageDetectionRules => Audience::Roles(&[Role::BlueLead]),
             Self::ManageUsers
             | Self::ReadSystemStatus
+            | Self::ReadAuditLog
             | Self::ManageSecurityPolicy
             | Self::ManageScoringPolicies
             | Self::ImportCatalog
@@ -149,6 +155,7 @@ impl Operation {
             | Self::ReadCampaigns
             | Self::ReadScoringPolicies
             | Self::ReadHistory
+            | Self::ReadAuditLog
             | Self::ReadCatalog
             | Self::ReadCoverage => Access::Read,
         }
@@ -176,6 +183,7 @@ impl Operation {
             }
             Self::ReadScoringPolicies => "read scoring policies and their versions",
             Self::ReadHistory => "read an aggregate's history (accounts: admins only)",
+            Self::ReadAuditLog => "read the whole audit log (every event, filtered and paged)",
             Self::WorkOnTestCases => {
                 "plan, run, judge, approve test cases (each step as the workflow allows)"
             }
@@ -378,6 +386,26 @@ mod tests {
             assert_eq!(
                 authorize(&Caller::Anonymous, operation),
                 Err(Denied::NotSignedIn)
+            );
+        }
+    }
+
+    #[test]
+    fn only_admins_read_the_whole_audit_log_and_a_read_only_token_suffices() {
+        for role in Role::ALL {
+            let expected = if role == Role::Admin {
+                Ok(())
+            } else {
+                Err(Denied::MissingRole)
+            };
+            let caller = Caller::User {
+                roles: BTreeSet::from([role]),
+                read_only: true,
+            };
+            assert_eq!(
+                authorize(&caller, Operation::ReadAuditLog),
+                expected,
+                "{role:?}"
             );
         }
     }

@@ -4,7 +4,8 @@
 //! - [`projector`]: [`projector::Projector`] feeds [`projector::Projection`]s in commit order, with each
 //!   projection's checkpoint stored in the same transaction as its read-model update; rebuild and lag.
 //! - [`leader`]: among several Aegis processes, only the holder of a Postgres advisory lock runs projectors.
-//! - [`audit_log`], [`event_totals`], [`users`]: the read models, each a table plus the functions that read it.
+//! - [`audit_log`], [`event_totals`], [`users`]: the read models, each a table plus the functions that read it;
+//!   the audit log's one-line summary of every event is [`audit_log::summary::summarize`].
 //! - [`test_cases`]: the red/blue workflow per test case (state, plan, derived outcome and time to detect) with
 //!   its runs, outcomes, executions, comments and evidence; `TestCaseRow::redacted_for_blue` for blind tests.
 //! - [`campaigns`]: campaigns, their membership, template spawns, and progress computed from `test_cases`.

@@ -76,6 +76,7 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.testCase", Operation::ReadTestCases),
     ("Query.testCases", Operation::ReadTestCases),
     ("Query.history", Operation::ReadHistory),
+    ("Query.auditLog", Operation::ReadAuditLog),
     ("Query.campaign", Operation::ReadCampaigns),
     ("Query.campaigns", Operation::ReadCampaigns),
     ("Query.scoringPolicy", Operation::ReadScoringPolicies),

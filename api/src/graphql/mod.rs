@@ -2,6 +2,7 @@
 //! merged here; every root field is authorised by [`guard`] before it resolves.
 
 mod account;
+mod audit_log;
 mod campaign_views;
 mod campaigns;
 mod catalog_views;
@@ -43,6 +44,7 @@ pub struct Query(
     campaign_views::CampaignsQuery,
     scoring_views::ScoringQuery,
     history::HistoryQuery,
+    audit_log::AuditLogQuery,
     catalog_views::CatalogQuery,
     coverage::CoverageQuery,
 );
