@@ -117,7 +117,7 @@ async fn projections_rebuild_from_the_command_line(pool: PgPool) {
     assert!(rebuilt.status.success(), "{rebuilt:?}");
     assert!(
         stdout(&rebuilt).starts_with(
-            "rebuilt audit_log, event_totals, users, test_cases, campaigns, scoring_policies, detection_rules in "
+            "rebuilt audit_log, event_totals, users, test_cases, campaigns, scoring_policies, detection_rules, notifications in "
         ),
         "{}",
         stdout(&rebuilt)

@@ -68,10 +68,15 @@ pub enum Operation {
     ImportCatalog,
     /// Say which detection rules are deployed (they count in scores).
     ManageDetectionRules,
+    /// One's own notifications (assigned, review requested, rejected, approved, campaign due) and whether
+    /// each is read.
+    ReadOwnNotifications,
+    /// Mark one's own notifications read.
+    ManageOwnNotifications,
 }
 
 impl Operation {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -91,6 +96,8 @@ impl Operation {
         Self::ReadCatalog,
         Self::ImportCatalog,
         Self::ManageDetectionRules,
+        Self::ReadOwnNotifications,
+        Self::ManageOwnNotifications,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -104,7 +111,9 @@ impl Operation {
             | Self::ReadCampaigns
             | Self::ReadScoringPolicies
             | Self::ReadHistory
-            | Self::ReadCatalog => Audience::SignedIn,
+            | Self::ReadCatalog
+            | Self::ReadOwnNotifications
+            | Self::ManageOwnNotifications => Audience::SignedIn,
             Self::WorkOnTestCases => {
                 Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
             }
@@ -130,7 +139,8 @@ impl Operation {
             | Self::ManageCampaigns
             | Self::ManageScoringPolicies
             | Self::ImportCatalog
-            | Self::ManageDetectionRules => Access::Write,
+            | Self::ManageDetectionRules
+            | Self::ManageOwnNotifications => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
@@ -140,7 +150,8 @@ impl Operation {
             | Self::ReadCampaigns
             | Self::ReadScoringPolicies
             | Self::ReadHistory
-            | Self::ReadCatalog => Access::Read,
+            | Self::ReadCatalog
+            | Self::ReadOwnNotifications => Access::Read,
         }
     }
 
@@ -182,6 +193,8 @@ impl Operation {
             Self::ManageDetectionRules => {
                 "deploy and retire detection rules (they count in scores)"
             }
+            Self::ReadOwnNotifications => "read own notifications",
+            Self::ManageOwnNotifications => "mark own notifications read",
         }
     }
 }
@@ -376,6 +389,37 @@ mod tests {
                 Ok(())
             );
             assert_eq!(authorize(&user(&[role]), Operation::ReadOwnAccount), Ok(()));
+        }
+    }
+
+    #[test]
+    fn every_signed_in_user_reads_their_notifications_but_a_read_only_token_may_not_mark_them() {
+        for role in Role::ALL {
+            let read_only = Caller::User {
+                roles: BTreeSet::from([role]),
+                read_only: true,
+            };
+            assert_eq!(
+                authorize(&read_only, Operation::ReadOwnNotifications),
+                Ok(())
+            );
+            assert_eq!(
+                authorize(&read_only, Operation::ManageOwnNotifications),
+                Err(Denied::ReadOnly)
+            );
+            assert_eq!(
+                authorize(&user(&[role]), Operation::ManageOwnNotifications),
+                Ok(())
+            );
+        }
+        for operation in [
+            Operation::ReadOwnNotifications,
+            Operation::ManageOwnNotifications,
+        ] {
+            assert_eq!(
+                authorize(&Caller::Anonymous, operation),
+                Err(Denied::NotSignedIn)
+            );
         }
     }
 

@@ -11,6 +11,7 @@ mod error;
 pub mod guard;
 mod history;
 mod imports;
+mod notifications;
 mod paging;
 mod scalars;
 mod scoring;
@@ -43,6 +44,7 @@ pub struct Query(
     scoring_views::ScoringQuery,
     history::HistoryQuery,
     catalog_views::CatalogQuery,
+    notifications::NotificationsQuery,
 );
 
 /// Every change, by area.
@@ -56,6 +58,7 @@ pub struct Mutation(
     detection_rules::DetectionRulesMutation,
     templates::TemplatesMutation,
     imports::ImportsMutation,
+    notifications::NotificationsMutation,
 );
 
 /// Every live update, by area.
@@ -64,6 +67,7 @@ pub struct Subscription(
     system::SystemSubscription,
     workflow_subscriptions::WorkflowSubscription,
     imports::ImportsSubscription,
+    notifications::NotificationsSubscription,
 );
 
 pub type AegisSchema = Schema<Query, Mutation, Subscription>;
