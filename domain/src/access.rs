@@ -76,10 +76,15 @@ pub enum Operation {
     ReadCoverage,
     /// Take a coverage snapshot on demand.
     TakeCoverageSnapshots,
+    /// One's own notifications (assigned, review requested, rejected, approved, campaign due) and whether
+    /// each is read.
+    ReadOwnNotifications,
+    /// Mark one's own notifications read.
+    ManageOwnNotifications,
 }
 
 impl Operation {
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 24] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -102,6 +107,8 @@ impl Operation {
         Self::ManageDetectionRules,
         Self::ReadCoverage,
         Self::TakeCoverageSnapshots,
+        Self::ReadOwnNotifications,
+        Self::ManageOwnNotifications,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -116,7 +123,9 @@ impl Operation {
             | Self::ReadScoringPolicies
             | Self::ReadHistory
             | Self::ReadCatalog
-            | Self::ReadCoverage => Audience::SignedIn,
+            | Self::ReadCoverage
+            | Self::ReadOwnNotifications
+            | Self::ManageOwnNotifications => Audience::SignedIn,
             Self::WorkOnTestCases => {
                 Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
             }
@@ -145,7 +154,8 @@ impl Operation {
             | Self::ManageScoringPolicies
             | Self::ImportCatalog
             | Self::ManageDetectionRules
-            | Self::TakeCoverageSnapshots => Access::Write,
+            | Self::TakeCoverageSnapshots
+            | Self::ManageOwnNotifications => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
@@ -157,7 +167,8 @@ impl Operation {
             | Self::ReadHistory
             | Self::ReadAuditLog
             | Self::ReadCatalog
-            | Self::ReadCoverage => Access::Read,
+            | Self::ReadCoverage
+            | Self::ReadOwnNotifications => Access::Read,
         }
     }
 
@@ -204,6 +215,8 @@ impl Operation {
                 "read the heatmap now and as of any moment; explain, diff, re-score, trend, snapshots"
             }
             Self::TakeCoverageSnapshots => "take a coverage snapshot on demand",
+            Self::ReadOwnNotifications => "read own notifications",
+            Self::ManageOwnNotifications => "mark own notifications read",
         }
     }
 }
@@ -418,6 +431,37 @@ mod tests {
                 Ok(())
             );
             assert_eq!(authorize(&user(&[role]), Operation::ReadOwnAccount), Ok(()));
+        }
+    }
+
+    #[test]
+    fn every_signed_in_user_reads_their_notifications_but_a_read_only_token_may_not_mark_them() {
+        for role in Role::ALL {
+            let read_only = Caller::User {
+                roles: BTreeSet::from([role]),
+                read_only: true,
+            };
+            assert_eq!(
+                authorize(&read_only, Operation::ReadOwnNotifications),
+                Ok(())
+            );
+            assert_eq!(
+                authorize(&read_only, Operation::ManageOwnNotifications),
+                Err(Denied::ReadOnly)
+            );
+            assert_eq!(
+                authorize(&user(&[role]), Operation::ManageOwnNotifications),
+                Ok(())
+            );
+        }
+        for operation in [
+            Operation::ReadOwnNotifications,
+            Operation::ManageOwnNotifications,
+        ] {
+            assert_eq!(
+                authorize(&Caller::Anonymous, operation),
+                Err(Denied::NotSignedIn)
+            );
         }
     }
 

@@ -18,6 +18,8 @@
 //! - [`catalog`]: the reference catalogs the importers write (ATT&CK, templates, rules…), by kind, by
 //!   technique and as of a moment, and the import runs. Written by `importers`, not by events.
 //! - [`scoring_policies`]: scoring policies (the active one, every one) and every version of their settings.
+//! - [`notifications`]: what each user is told (assigned, review requested, rejected, approved, campaign due),
+//!   from the test case and campaign events; the read marks beside it are the users' own state.
 //!
 //! # Invariants
 //! - Events are read in `(tx_id, global_seq)` order and only below `pg_snapshot_xmin(pg_current_snapshot())`:
@@ -35,6 +37,7 @@ pub mod event_totals;
 pub mod heatmap;
 pub mod history;
 pub mod leader;
+pub mod notifications;
 pub mod paging;
 pub mod projector;
 pub mod scoring_policies;
@@ -54,5 +57,6 @@ pub fn all() -> Vec<Arc<dyn projector::Projection>> {
         Arc::new(scoring_policies::ScoringPolicies),
         Arc::new(detection_rules::DetectionRules),
         Arc::new(coverage::Coverage),
+        Arc::new(notifications::Notifications),
     ]
 }

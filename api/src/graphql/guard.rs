@@ -153,6 +153,19 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Subscription.testCaseChanged", Operation::ReadTestCases),
     ("Subscription.campaignChanged", Operation::ReadCampaigns),
     ("Subscription.importRunChanged", Operation::ReadCatalog),
+    ("Query.myNotifications", Operation::ReadOwnNotifications),
+    (
+        "Query.unreadNotificationCount",
+        Operation::ReadOwnNotifications,
+    ),
+    (
+        "Mutation.markNotificationsRead",
+        Operation::ManageOwnNotifications,
+    ),
+    (
+        "Subscription.notificationsChanged",
+        Operation::ReadOwnNotifications,
+    ),
 ];
 
 /// Operations still allowed while the caller must change a forced-reset password.

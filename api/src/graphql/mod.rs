@@ -13,6 +13,7 @@ mod error;
 pub mod guard;
 mod history;
 mod imports;
+mod notifications;
 mod paging;
 mod scalars;
 mod scoring;
@@ -47,6 +48,7 @@ pub struct Query(
     audit_log::AuditLogQuery,
     catalog_views::CatalogQuery,
     coverage::CoverageQuery,
+    notifications::NotificationsQuery,
 );
 
 /// Every change, by area.
@@ -61,6 +63,7 @@ pub struct Mutation(
     templates::TemplatesMutation,
     imports::ImportsMutation,
     coverage::CoverageMutation,
+    notifications::NotificationsMutation,
 );
 
 /// Every live update, by area.
@@ -69,6 +72,7 @@ pub struct Subscription(
     system::SystemSubscription,
     workflow_subscriptions::WorkflowSubscription,
     imports::ImportsSubscription,
+    notifications::NotificationsSubscription,
 );
 
 pub type AegisSchema = Schema<Query, Mutation, Subscription>;
