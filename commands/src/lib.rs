@@ -11,6 +11,8 @@
 //! - [`context`]: who asks and why ([`context::CommandContext`]), turned into event metadata; the clock.
 //! - [`password`]: the password policy and the bounded Argon2id [`password::PasswordHasher`] behind login.
 //! - [`totp`]: the second factor: RFC 6238 codes, enrolment URIs and single-use recovery codes.
+//! - [`evidence`]: evidence files: the [`evidence::store::EvidenceStore`] trait with its S3 and local-disk
+//!   backends, and [`evidence::EvidenceService`] (request an upload, confirm it, download, verify custody).
 //! - [`throttle`]: [`throttle::LoginThrottle`], failed logins counted per account and per address in Postgres.
 //!
 //! # Invariants
@@ -20,6 +22,7 @@
 
 pub mod accounts;
 pub mod context;
+pub mod evidence;
 pub mod event_log;
 pub mod hash_chain;
 pub mod password;
