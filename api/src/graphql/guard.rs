@@ -104,7 +104,15 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Mutation.linkDetectionRule", Operation::WorkOnTestCases),
     ("Mutation.unlinkDetectionRule", Operation::WorkOnTestCases),
     ("Mutation.addComment", Operation::WorkOnTestCases),
-    ("Mutation.attachEvidence", Operation::WorkOnTestCases),
+    (
+        "Mutation.requestEvidenceUpload",
+        Operation::WorkOnTestCases,
+    ),
+    (
+        "Mutation.confirmEvidenceUpload",
+        Operation::WorkOnTestCases,
+    ),
+    ("Query.evidenceDownloadUrl", Operation::ReadTestCases),
     ("Mutation.removeEvidence", Operation::WorkOnTestCases),
     ("Mutation.createCampaign", Operation::ManageCampaigns),
     ("Mutation.editCampaign", Operation::ManageCampaigns),

@@ -9,6 +9,7 @@ mod command;
 mod coverage;
 mod detection_rules;
 mod error;
+mod evidence;
 pub mod guard;
 mod history;
 mod imports;
@@ -45,6 +46,7 @@ pub struct Query(
     history::HistoryQuery,
     catalog_views::CatalogQuery,
     coverage::CoverageQuery,
+    evidence::EvidenceQuery,
 );
 
 /// Every change, by area.
@@ -59,6 +61,7 @@ pub struct Mutation(
     templates::TemplatesMutation,
     imports::ImportsMutation,
     coverage::CoverageMutation,
+    evidence::EvidenceMutation,
 );
 
 /// Every live update, by area.
