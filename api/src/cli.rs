@@ -149,11 +149,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 match (&problem.actual_sha256, problem.actual_size) {
                     (Some(actual), Some(size)) => println!(
                         "MISMATCH: evidence {} of test case {} at {}: SHA-256 {actual} ({size} bytes), the event says {} ({} bytes)",
-                        problem.evidence_id, problem.test_case_id, problem.key, problem.expected_sha256, problem.expected_size
+                        problem.evidence_id,
+                        problem.test_case_id,
+                        problem.key,
+                        problem.expected_sha256,
+                        problem.expected_size
                     ),
                     _ => println!(
                         "MISSING: evidence {} of test case {} at {} (the event says SHA-256 {})",
-                        problem.evidence_id, problem.test_case_id, problem.key, problem.expected_sha256
+                        problem.evidence_id,
+                        problem.test_case_id,
+                        problem.key,
+                        problem.expected_sha256
                     ),
                 }
             }

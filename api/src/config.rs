@@ -100,7 +100,12 @@ impl std::fmt::Debug for EvidenceConfig {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EvidenceArgs {
     /// Largest evidence file accepted, in bytes [default: 104857600, 100 MiB].
-    #[arg(long, env = "AEGIS_EVIDENCE_MAX_BYTES", global = true, value_name = "BYTES")]
+    #[arg(
+        long,
+        env = "AEGIS_EVIDENCE_MAX_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
     pub evidence_max_bytes: Option<u64>,
     /// S3-compatible endpoint for evidence (https://s3.eu-west-1.amazonaws.com, http://minio:9000, …).
     /// Unset: evidence is kept on local disk under <data-dir>/evidence.
@@ -116,7 +121,12 @@ pub struct EvidenceArgs {
     #[arg(long, env = "AEGIS_S3_PATH_STYLE", global = true, value_name = "BOOL")]
     pub s3_path_style: Option<bool>,
     /// Create the bucket at start when it does not exist [default: false].
-    #[arg(long, env = "AEGIS_S3_CREATE_BUCKET", global = true, value_name = "BOOL")]
+    #[arg(
+        long,
+        env = "AEGIS_S3_CREATE_BUCKET",
+        global = true,
+        value_name = "BOOL"
+    )]
     pub s3_create_bucket: Option<bool>,
     /// S3 access key id (a secret's name: environment or flag only, never the file).
     #[arg(
@@ -149,7 +159,10 @@ impl EvidenceConfig {
             .unwrap_or(commands::evidence::DEFAULT_MAX_BYTES);
         anyhow::ensure!(max_bytes > 0, "evidence_max_bytes must be positive");
         let Some(endpoint) = args.s3_endpoint.clone().or(file.s3_endpoint.clone()) else {
-            return Ok(Self { max_bytes, s3: None });
+            return Ok(Self {
+                max_bytes,
+                s3: None,
+            });
         };
         anyhow::ensure!(
             endpoint.starts_with("http://") || endpoint.starts_with("https://"),
@@ -179,7 +192,10 @@ impl EvidenceConfig {
                 path_style: args.s3_path_style.or(file.s3_path_style).unwrap_or(true),
                 access_key,
                 secret_key,
-                create_bucket: args.s3_create_bucket.or(file.s3_create_bucket).unwrap_or(false),
+                create_bucket: args
+                    .s3_create_bucket
+                    .or(file.s3_create_bucket)
+                    .unwrap_or(false),
             }),
         })
     }

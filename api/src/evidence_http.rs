@@ -66,18 +66,31 @@ async fn upload(
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(store) = state.evidence.as_ref().and_then(|evidence| evidence.local.clone()) else {
+    let Some(store) = state
+        .evidence
+        .as_ref()
+        .and_then(|evidence| evidence.local.clone())
+    else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let Some(key) = ObjectKey::parse(&key).filter(ObjectKey::is_quarantined) else {
-        return refusal(StatusCode::FORBIDDEN, "FORBIDDEN", "uploads go to their signed key only");
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "uploads go to their signed key only",
+        );
     };
     let Some(max_size) = signed.max else {
         return signature_refusal(SignatureError::Invalid);
     };
     let request = SignedRequest::Upload { max_size };
-    if let Err(error) = store.verify(&key, signed.expires, &request, &signed.signature, Utc::now())
-    {
+    if let Err(error) = store.verify(
+        &key,
+        signed.expires,
+        &request,
+        &signed.signature,
+        Utc::now(),
+    ) {
         return signature_refusal(error);
     }
     let declared = headers
@@ -92,8 +105,9 @@ async fn upload(
         );
     }
     match store.write(&key, body.into_data_stream(), max_size).await {
-        Ok(written) => axum::Json(json!({ "size": written.size, "sha256": written.sha256 }))
-            .into_response(),
+        Ok(written) => {
+            axum::Json(json!({ "size": written.size, "sha256": written.sha256 })).into_response()
+        }
         Err(UploadError::TooLarge(max)) => refusal(
             StatusCode::PAYLOAD_TOO_LARGE,
             "VALIDATION",
@@ -115,11 +129,19 @@ async fn download(
     Path(key): Path<String>,
     Query(signed): Query<Signed>,
 ) -> Response {
-    let Some(store) = state.evidence.as_ref().and_then(|evidence| evidence.local.clone()) else {
+    let Some(store) = state
+        .evidence
+        .as_ref()
+        .and_then(|evidence| evidence.local.clone())
+    else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let Some(key) = ObjectKey::parse(&key).filter(|key| !key.is_quarantined()) else {
-        return refusal(StatusCode::FORBIDDEN, "FORBIDDEN", "only attached evidence is downloaded");
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "only attached evidence is downloaded",
+        );
     };
     let (Some(file_name), Some(content_type)) = (signed.name, signed.content_type) else {
         return signature_refusal(SignatureError::Invalid);
@@ -129,8 +151,13 @@ async fn download(
         content_type,
     };
     let request = SignedRequest::Download(disposition.clone());
-    if let Err(error) = store.verify(&key, signed.expires, &request, &signed.signature, Utc::now())
-    {
+    if let Err(error) = store.verify(
+        &key,
+        signed.expires,
+        &request,
+        &signed.signature,
+        Utc::now(),
+    ) {
         return signature_refusal(error);
     }
     let (file, size) = match store.open_for_download(&key).await {
@@ -146,23 +173,33 @@ async fn download(
         }
     };
     let header_value = |text: &str| {
-        HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+        HeaderValue::from_str(text)
+            .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
     };
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     (
         [
-            (header::CONTENT_TYPE, header_value(&disposition.content_type)),
+            (
+                header::CONTENT_TYPE,
+                header_value(&disposition.content_type),
+            ),
             (
                 header::CONTENT_DISPOSITION,
                 header_value(&disposition.header_value()),
             ),
             (header::CONTENT_LENGTH, HeaderValue::from(size)),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
             (
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static("default-src 'none'; sandbox"),
             ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            ),
         ],
         body,
     )

@@ -88,9 +88,9 @@ pub fn web_settings(config: &Config) -> anyhow::Result<WebSettings> {
 /// `<data-dir>/evidence` with URLs pointing at this server's public URL (or its listen address).
 pub async fn evidence_backend(config: &Config) -> anyhow::Result<EvidenceBackend> {
     if let Some(s3) = &config.evidence.s3 {
-        let store = S3Store::connect(s3.clone())
-            .await
-            .with_context(|| format!("cannot use the S3 bucket {} at {}", s3.bucket, s3.endpoint))?;
+        let store = S3Store::connect(s3.clone()).await.with_context(|| {
+            format!("cannot use the S3 bucket {} at {}", s3.bucket, s3.endpoint)
+        })?;
         return Ok(EvidenceBackend::S3(Arc::new(store)));
     }
     let base_url = config

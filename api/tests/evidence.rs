@@ -31,7 +31,8 @@ const BUCKET: &str = "aegis-evidence";
 /// Small, so that "too large" needs no large file.
 const MAX_BYTES: u64 = 1024 * 1024;
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -86,7 +87,10 @@ async fn start_s3() -> S3Server {
         .spawn()
         .unwrap();
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -140,7 +144,11 @@ impl Harness {
             }
             Backend::S3 => {
                 let server = start_s3().await;
-                let s3 = Arc::new(S3Store::connect(s3_settings(&server.endpoint)).await.unwrap());
+                let s3 = Arc::new(
+                    S3Store::connect(s3_settings(&server.endpoint))
+                        .await
+                        .unwrap(),
+                );
                 (s3.clone(), EvidenceBackend::S3(s3), Some(server))
             }
         };
@@ -176,7 +184,10 @@ impl Harness {
         let mut command = Command::new(env!("CARGO_BIN_EXE_aegis"));
         command
             .args(["evidence", "verify"])
-            .env("DATABASE_URL", base.database(&name).to_url_lossy().to_string())
+            .env(
+                "DATABASE_URL",
+                base.database(&name).to_url_lossy().to_string(),
+            )
             .env("AEGIS_DATA_DIR", self.data_dir.path())
             .env("AEGIS_LOG_FORMAT", "json");
         if let Some(server) = &self.s3 {
@@ -238,7 +249,13 @@ async fn team(state: &AppState) -> (Team, Uuid, Uuid) {
     )
 }
 
-async fn executing_test_case(state: &AppState, team: &Team, red: Uuid, blue: Uuid, blind: bool) -> Uuid {
+async fn executing_test_case(
+    state: &AppState,
+    team: &Team,
+    red: Uuid,
+    blue: Uuid,
+    blind: bool,
+) -> Uuid {
     let planned = graphql(
         state,
         Some(&team.red_lead),
@@ -248,7 +265,11 @@ async fn executing_test_case(state: &AppState, team: &Team, red: Uuid, blue: Uui
         ),
     )
     .await;
-    let id: Uuid = data(&planned, "planTestCase")["id"].as_str().unwrap().parse().unwrap();
+    let id: Uuid = data(&planned, "planTestCase")["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let run = |token: &str, mutation: String| {
         let token = token.to_owned();
         async move {
@@ -266,7 +287,11 @@ async fn executing_test_case(state: &AppState, team: &Team, red: Uuid, blue: Uui
         format!(r#"mutation {{ assignTestCase(id: "{id}", blueAssignee: "{blue}") {{ id }} }}"#),
     )
     .await;
-    run(&team.red_tech, format!(r#"mutation {{ startExecution(id: "{id}") {{ id }} }}"#)).await;
+    run(
+        &team.red_tech,
+        format!(r#"mutation {{ startExecution(id: "{id}") {{ id }} }}"#),
+    )
+    .await;
     id
 }
 
@@ -279,17 +304,31 @@ async fn to_review(state: &AppState, team: &Team, id: Uuid) {
                     startedAt: "2026-11-20T10:00:00Z", stoppedAt: "2026-11-20T10:00:05Z" }}) {{ id }} }}"#
             ),
         ),
-        (&team.red_tech, format!(r#"mutation {{ completeExecution(id: "{id}") {{ id }} }}"#)),
-        (&team.blue_tech, format!(r#"mutation {{ startReview(id: "{id}") {{ id }} }}"#)),
+        (
+            &team.red_tech,
+            format!(r#"mutation {{ completeExecution(id: "{id}") {{ id }} }}"#),
+        ),
+        (
+            &team.blue_tech,
+            format!(r#"mutation {{ startReview(id: "{id}") {{ id }} }}"#),
+        ),
     ] {
         let response = graphql(state, Some(token), &mutation).await;
         assert!(response.get("errors").is_none(), "{response}");
     }
 }
 
-fn request_upload(id: Uuid, side: &str, name: &str, content_type: &str, size: u64, digest: &str) -> String {
+fn request_upload(
+    id: Uuid,
+    side: &str,
+    name: &str,
+    content_type: &str,
+    size: u64,
+    digest: &str,
+) -> String {
+    let name = serde_json::to_string(name).unwrap();
     format!(
-        r#"mutation {{ requestEvidenceUpload(testCaseId: "{id}", side: {side}, fileName: "{name}",
+        r#"mutation {{ requestEvidenceUpload(testCaseId: "{id}", side: {side}, fileName: {name},
             contentType: "{content_type}", size: "{size}", sha256: "{digest}") {{ uploadId method url expiresAt fileName contentType }} }}"#
     )
 }
@@ -301,7 +340,9 @@ fn confirm(upload_id: &str) -> String {
 }
 
 fn download(evidence_id: &str) -> String {
-    format!(r#"{{ evidenceDownloadUrl(id: "{evidence_id}") {{ url expiresAt fileName contentType }} }}"#)
+    format!(
+        r#"{{ evidenceDownloadUrl(id: "{evidence_id}") {{ url expiresAt fileName contentType }} }}"#
+    )
 }
 
 /// Requests an upload for `bytes` as declared, PUTs `bytes`, and returns the upload id and the PUT status.
@@ -358,7 +399,10 @@ async fn a_file_goes_up_is_verified_attached_downloaded_and_its_tampering_detect
     let confirmed = data(&confirmed, "confirmEvidenceUpload").clone();
     assert_eq!(confirmed["evidenceId"], upload_id.as_str());
     assert_eq!(confirmed["side"], "RED");
-    assert_eq!(confirmed["fileName"], "screen shot.png", "sanitised: the last path component");
+    assert_eq!(
+        confirmed["fileName"], "screen shot.png",
+        "sanitised: the last path component"
+    );
     assert_eq!(confirmed["contentType"], "image/png");
     assert_eq!(confirmed["size"], PNG.len().to_string());
     assert_eq!(confirmed["sha256"], digest.as_str());
@@ -396,11 +440,20 @@ async fn a_file_goes_up_is_verified_attached_downloaded_and_its_tampering_detect
     // Download: a short-lived link, as an attachment under the sanitised name.
     let link = graphql(state, Some(&team.blue_lead), &download(&upload_id)).await;
     let link = data(&link, "evidenceDownloadUrl").clone();
-    let expires_at: chrono::DateTime<chrono::Utc> = link["expiresAt"].as_str().unwrap().parse().unwrap();
+    let expires_at: chrono::DateTime<chrono::Utc> =
+        link["expiresAt"].as_str().unwrap().parse().unwrap();
     assert!(expires_at <= chrono::Utc::now() + chrono::TimeDelta::minutes(5));
-    let response = harness.http.get(link["url"].as_str().unwrap()).send().await.unwrap();
+    let response = harness
+        .http
+        .get(link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert!(response.status().is_success(), "{}", response.status());
-    let disposition = response.headers()["content-disposition"].to_str().unwrap().to_owned();
+    let disposition = response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(disposition.starts_with("attachment;"), "{disposition}");
     assert!(disposition.contains("screen%20shot.png"), "{disposition}");
     assert_eq!(response.bytes().await.unwrap().as_ref(), PNG);
@@ -409,7 +462,9 @@ async fn a_file_goes_up_is_verified_attached_downloaded_and_its_tampering_detect
     let removed = graphql(
         state,
         Some(&team.red_tech),
-        &format!(r#"mutation {{ removeEvidence(id: "{id}", evidenceId: "{upload_id}") {{ id }} }}"#),
+        &format!(
+            r#"mutation {{ removeEvidence(id: "{id}", evidenceId: "{upload_id}") {{ id }} }}"#
+        ),
     )
     .await;
     data(&removed, "removeEvidence");
@@ -430,7 +485,11 @@ async fn a_file_goes_up_is_verified_attached_downloaded_and_its_tampering_detect
     assert!(types.contains(&"TestCaseEvidenceRemoved".to_owned()));
     let verified = harness.verify_cli(&pool);
     let stdout = String::from_utf8_lossy(&verified.stdout).into_owned();
-    assert!(verified.status.success(), "{stdout} {}", String::from_utf8_lossy(&verified.stderr));
+    assert!(
+        verified.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
     assert!(stdout.starts_with("OK: 1 evidence objects"), "{stdout}");
 
     // Someone swaps the stored file: `aegis evidence verify` names it and fails.
@@ -438,7 +497,10 @@ async fn a_file_goes_up_is_verified_attached_downloaded_and_its_tampering_detect
     let verified = harness.verify_cli(&pool);
     let stdout = String::from_utf8_lossy(&verified.stdout).into_owned();
     assert_eq!(verified.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains(&format!("MISMATCH: evidence {upload_id}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("MISMATCH: evidence {upload_id}")),
+        "{stdout}"
+    );
     assert!(stdout.contains("FAILED: 1 of 1"), "{stdout}");
 }
 
@@ -454,7 +516,11 @@ async fn expired_and_forged_urls_are_refused(pool: PgPool, backend: Backend) {
         .await
         .unwrap();
     let forged = forge(&url);
-    assert_eq!(harness.put(&forged, b"data".to_vec()).await.as_u16(), 403, "{forged}");
+    assert_eq!(
+        harness.put(&forged, b"data".to_vec()).await.as_u16(),
+        403,
+        "{forged}"
+    );
 
     // An expired upload URL is refused.
     let url = harness
@@ -483,9 +549,28 @@ async fn expired_and_forged_urls_are_refused(pool: PgPool, backend: Backend) {
         .download_url(&attached, &disposition, Duration::from_secs(1))
         .await
         .unwrap();
-    assert!(harness.http.get(&url).send().await.unwrap().status().is_success());
+    assert!(
+        harness
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    assert_eq!(harness.http.get(&url).send().await.unwrap().status().as_u16(), 403);
+    assert_eq!(
+        harness
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
 }
 
 /// The same URL with one hexadecimal digit of its signature changed.
@@ -561,7 +646,14 @@ async fn bad_files_are_rejected(pool: PgPool, backend: Backend) {
     let refused = graphql(
         state,
         Some(&team.red_tech),
-        &request_upload(id, "RED", "implant.sh", "application/x-sh", 10, &sha256(b"x")),
+        &request_upload(
+            id,
+            "RED",
+            "implant.sh",
+            "application/x-sh",
+            10,
+            &sha256(b"x"),
+        ),
     )
     .await;
     assert_eq!(reason(&refused), Some("UNSUPPORTED_TYPE"), "{refused}");
@@ -570,7 +662,14 @@ async fn bad_files_are_rejected(pool: PgPool, backend: Backend) {
     let refused = graphql(
         state,
         Some(&team.red_tech),
-        &request_upload(id, "RED", "big.log", "text/plain", MAX_BYTES + 1, &sha256(b"x")),
+        &request_upload(
+            id,
+            "RED",
+            "big.log",
+            "text/plain",
+            MAX_BYTES + 1,
+            &sha256(b"x"),
+        ),
     )
     .await;
     assert_eq!(error_code(&refused), Some("VALIDATION"), "{refused}");
@@ -604,16 +703,31 @@ async fn bad_files_are_rejected(pool: PgPool, backend: Backend) {
     let requested = graphql(
         state,
         Some(&team.red_tech),
-        &request_upload(id, "RED", "later.log", "text/plain", log.len() as u64, &sha256(&log)),
+        &request_upload(
+            id,
+            "RED",
+            "later.log",
+            "text/plain",
+            log.len() as u64,
+            &sha256(&log),
+        ),
     )
     .await;
     let ticket = data(&requested, "requestEvidenceUpload").clone();
     let upload_id = ticket["uploadId"].as_str().unwrap();
     let early = graphql(state, Some(&team.red_tech), &confirm(upload_id)).await;
     assert_eq!(reason(&early), Some("NOT_UPLOADED"), "{early}");
-    assert!(harness.put(ticket["url"].as_str().unwrap(), log.clone()).await.is_success());
+    assert!(
+        harness
+            .put(ticket["url"].as_str().unwrap(), log.clone())
+            .await
+            .is_success()
+    );
     let confirmed = graphql(state, Some(&team.red_tech), &confirm(upload_id)).await;
-    assert_eq!(data(&confirmed, "confirmEvidenceUpload")["contentType"], "text/plain");
+    assert_eq!(
+        data(&confirmed, "confirmEvidenceUpload")["contentType"],
+        "text/plain"
+    );
 }
 
 macro_rules! both_backends {
@@ -713,7 +827,11 @@ async fn each_role_and_side_may_attach_only_in_its_own_state(pool: PgPool) {
             procedure: { kind: MANUAL }, steps: "" }) { id } }"#,
     )
     .await;
-    let planned_id: Uuid = data(&planned, "planTestCase")["id"].as_str().unwrap().parse().unwrap();
+    let planned_id: Uuid = data(&planned, "planTestCase")["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let refused = graphql(
         state,
         Some(&team.red_lead),
@@ -766,14 +884,25 @@ async fn blue_cannot_fetch_reds_evidence_of_a_blind_test_before_the_reveal(pool:
     for token in [&team.blue_tech, &team.blue_lead] {
         let refused = graphql(state, Some(token), &download(&red_evidence)).await;
         assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
-        data(&graphql(state, Some(token), &download(&blue_evidence)).await, "evidenceDownloadUrl");
+        data(
+            &graphql(state, Some(token), &download(&blue_evidence)).await,
+            "evidenceDownloadUrl",
+        );
     }
     for token in [&team.red_tech, &team.red_lead, &team.viewer, &team.admin] {
         for evidence in [&red_evidence, &blue_evidence] {
-            data(&graphql(state, Some(token), &download(evidence)).await, "evidenceDownloadUrl");
+            data(
+                &graphql(state, Some(token), &download(evidence)).await,
+                "evidenceDownloadUrl",
+            );
         }
     }
-    let unknown = graphql(state, Some(&team.red_lead), &download(&Uuid::now_v7().to_string())).await;
+    let unknown = graphql(
+        state,
+        Some(&team.red_lead),
+        &download(&Uuid::now_v7().to_string()),
+    )
+    .await;
     assert_eq!(error_code(&unknown), Some("NOT_FOUND"), "{unknown}");
 
     let revealed = graphql(
@@ -783,5 +912,8 @@ async fn blue_cannot_fetch_reds_evidence_of_a_blind_test_before_the_reveal(pool:
     )
     .await;
     data(&revealed, "revealToBlue");
-    data(&graphql(state, Some(&team.blue_tech), &download(&red_evidence)).await, "evidenceDownloadUrl");
+    data(
+        &graphql(state, Some(&team.blue_tech), &download(&red_evidence)).await,
+        "evidenceDownloadUrl",
+    );
 }

@@ -429,8 +429,13 @@ impl EvidenceService {
         match result {
             Ok(_) => Ok(pending.confirmed(false)),
             // A concurrent confirmation of the same upload won the race.
-            Err(CommandError::Rejected(TestCaseError::DuplicateEvidence(_)) | CommandError::Conflict { .. })
-                if self.pending(upload_id).await?.is_some_and(|row| row.confirmed) =>
+            Err(
+                CommandError::Rejected(TestCaseError::DuplicateEvidence(_))
+                | CommandError::Conflict { .. },
+            ) if self
+                .pending(upload_id)
+                .await?
+                .is_some_and(|row| row.confirmed) =>
             {
                 Ok(pending.confirmed(true))
             }
@@ -473,7 +478,10 @@ impl EvidenceService {
             file_name: file.file_name.clone(),
             content_type: file.content_type.clone(),
         };
-        let url = self.store.download_url(&file.key, &disposition, ttl).await?;
+        let url = self
+            .store
+            .download_url(&file.key, &disposition, ttl)
+            .await?;
         Ok(DownloadLink {
             url,
             expires_at: Utc::now() + TimeDelta::from_std(ttl).unwrap_or(TimeDelta::minutes(5)),
@@ -686,7 +694,8 @@ pub fn sanitise_file_name(input: &str) -> Result<FileName, TestCaseError> {
     let cleaned: String = last
         .chars()
         .map(|character| {
-            if character.is_control() || matches!(character, '"' | '<' | '>' | ':' | '|' | '?' | '*')
+            if character.is_control()
+                || matches!(character, '"' | '<' | '>' | ':' | '|' | '?' | '*')
             {
                 '_'
             } else {

@@ -22,8 +22,8 @@
 
 pub mod accounts;
 pub mod context;
-pub mod evidence;
 pub mod event_log;
+pub mod evidence;
 pub mod hash_chain;
 pub mod password;
 pub mod service;

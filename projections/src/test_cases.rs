@@ -364,7 +364,12 @@ async fn attach_evidence(
             .as_ref()
             .map(|stored| i64::try_from(stored.size).unwrap_or(i64::MAX)),
     )
-    .bind(evidence.stored.as_ref().map(|stored| stored.content_type.as_str()))
+    .bind(
+        evidence
+            .stored
+            .as_ref()
+            .map(|stored| stored.content_type.as_str()),
+    )
     .execute(connection)
     .await?;
     Ok(())

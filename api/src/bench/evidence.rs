@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use commands::context::{Actor as MetadataActor, CommandContext};
-use commands::evidence::store::{EvidenceStore, LocalDiskStore, S3Settings, S3Store};
+use commands::evidence::store::{LocalDiskStore, S3Settings, S3Store};
 use commands::evidence::{EvidenceSettings, UploadRequest};
 use domain::actor::Actor;
 use domain::role::Role;
-use domain::test_case::{Plan, ProcedureSource, Side, TechniqueId, TestCaseAction, TestCaseCommand, Text, Title};
+use domain::test_case::{
+    Plan, ProcedureSource, Side, TechniqueId, TestCaseAction, TestCaseCommand, Text, Title,
+};
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
@@ -34,7 +36,11 @@ pub async fn run(
     let large = sample(files.path(), "large.log", 50 * MIB).await?;
     println!(
         "evidence upload + confirm ({} build; {rounds} rounds per size; file streamed by the client, re-read by confirm)",
-        if cfg!(debug_assertions) { "debug" } else { "release" }
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
     let mut backends = vec![("local disk", None)];
     if let Some(settings) = s3 {
@@ -120,7 +126,9 @@ impl Bench {
         let address = listener.local_addr()?;
         let backend = match s3 {
             Some(settings) => EvidenceBackend::S3(Arc::new(
-                S3Store::connect(settings).await.context("cannot reach the S3 server")?,
+                S3Store::connect(settings)
+                    .await
+                    .context("cannot reach the S3 server")?,
             )),
             None => EvidenceBackend::Local(Arc::new(LocalDiskStore::open(
                 &dir.join(format!("store-{}", Uuid::now_v7())),
@@ -219,8 +227,7 @@ impl Bench {
             "upload refused: {}",
             response.status()
         );
-        let context =
-            CommandContext::new(MetadataActor::user(self.actor.user_id, [Role::RedLead]));
+        let context = CommandContext::new(MetadataActor::user(self.actor.user_id, [Role::RedLead]));
         evidence
             .service
             .confirm_upload(&context, &self.actor, ticket.upload_id)

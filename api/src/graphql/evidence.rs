@@ -56,9 +56,14 @@ pub struct EvidenceDownload {
 }
 
 fn evidence<'a>(context: &Context<'a>) -> async_graphql::Result<&'a Evidence> {
-    context.data::<AppState>()?.evidence.as_ref().ok_or_else(|| {
-        ApiError::Conflict("evidence storage is not configured on this server".to_owned()).extend()
-    })
+    context
+        .data::<AppState>()?
+        .evidence
+        .as_ref()
+        .ok_or_else(|| {
+            ApiError::Conflict("evidence storage is not configured on this server".to_owned())
+                .extend()
+        })
 }
 
 /// An evidence refusal as clients see it; storage and database failures are internal.

@@ -104,14 +104,8 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Mutation.linkDetectionRule", Operation::WorkOnTestCases),
     ("Mutation.unlinkDetectionRule", Operation::WorkOnTestCases),
     ("Mutation.addComment", Operation::WorkOnTestCases),
-    (
-        "Mutation.requestEvidenceUpload",
-        Operation::WorkOnTestCases,
-    ),
-    (
-        "Mutation.confirmEvidenceUpload",
-        Operation::WorkOnTestCases,
-    ),
+    ("Mutation.requestEvidenceUpload", Operation::WorkOnTestCases),
+    ("Mutation.confirmEvidenceUpload", Operation::WorkOnTestCases),
     ("Query.evidenceDownloadUrl", Operation::ReadTestCases),
     ("Mutation.removeEvidence", Operation::WorkOnTestCases),
     ("Mutation.createCampaign", Operation::ManageCampaigns),

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::test_case::{
-    DefenseOutcome, DetectionRuleRef, Execution, Note, Plan, Platform,
-    ProcedureSource, Severity, Side, Tag, Target, TechniqueId, TemplateRef, TestCase,
-    TestCaseAction, TestCaseCommand, TestCaseError, Text, Title, ToolName,
+    DefenseOutcome, DetectionRuleRef, Execution, Note, Plan, Platform, ProcedureSource, Severity,
+    Side, Tag, Target, TechniqueId, TemplateRef, TestCase, TestCaseAction, TestCaseCommand,
+    TestCaseError, Text, Title, ToolName,
 };
 use uuid::Uuid;
 

@@ -141,8 +141,7 @@ impl EvidenceKind {
             Self::Evtx => head.starts_with(b"ElfFile\0"),
             Self::Text | Self::Csv => is_text(head, whole_file),
             Self::Json => {
-                is_text(head, whole_file)
-                    && matches!(first_significant(head), Some(b'{' | b'['))
+                is_text(head, whole_file) && matches!(first_significant(head), Some(b'{' | b'['))
             }
             Self::Xml => is_text(head, whole_file) && first_significant(head) == Some(b'<'),
         }
@@ -165,7 +164,9 @@ fn is_text(head: &[u8], whole_file: bool) -> bool {
 /// The first byte that is not whitespace, after a UTF-8 byte-order mark.
 fn first_significant(head: &[u8]) -> Option<u8> {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    head.iter().copied().find(|byte| !byte.is_ascii_whitespace())
+    head.iter()
+        .copied()
+        .find(|byte| !byte.is_ascii_whitespace())
 }
 
 #[cfg(test)]
@@ -225,9 +226,6 @@ mod tests {
             EvidenceKind::from_content_type("text/xml"),
             Some(EvidenceKind::Xml)
         );
-        assert_eq!(
-            EvidenceKind::from_content_type("application/x-sh"),
-            None
-        );
+        assert_eq!(EvidenceKind::from_content_type("application/x-sh"), None);
     }
 }

@@ -102,7 +102,10 @@ pub enum StoreError {
     #[error("object storage (disk): {0}")]
     Io(#[from] io::Error),
     #[error("object storage refused {operation} with HTTP status {status}")]
-    Status { operation: &'static str, status: u16 },
+    Status {
+        operation: &'static str,
+        status: u16,
+    },
 }
 
 /// An object store for evidence. Implementations never buffer a whole object in memory.
@@ -193,19 +196,24 @@ impl S3Store {
         if settings.path_style {
             bucket = bucket.with_path_style();
         }
-        if settings.create_bucket && !bucket.exists().await? {
+        // Creating is tried rather than asked about: listing buckets needs a permission the application does not
+        // otherwise need, and "already yours" (409) is the answer when it exists.
+        if settings.create_bucket {
             let config = BucketConfiguration::default();
             let created = if settings.path_style {
-                Bucket::create_with_path_style(&settings.bucket, region, credentials, config)
-                    .await?
+                Bucket::create_with_path_style(&settings.bucket, region, credentials, config).await
             } else {
-                Bucket::create(&settings.bucket, region, credentials, config).await?
+                Bucket::create(&settings.bucket, region, credentials, config).await
             };
-            if !created.success() {
-                return Err(StoreError::Status {
-                    operation: "creating the bucket",
-                    status: created.response_code,
-                });
+            match created {
+                Ok(created) if !created.success() => {
+                    return Err(StoreError::Status {
+                        operation: "creating the bucket",
+                        status: created.response_code,
+                    });
+                }
+                Ok(_) | Err(s3::error::S3Error::HttpFailWithBody(409, _)) => {}
+                Err(error) => return Err(error.into()),
             }
         }
         Ok(Self { bucket, settings })
@@ -380,7 +388,8 @@ impl LocalDiskStore {
     }
 
     fn mac(&self, key: &ObjectKey, expires: i64, request: &SignedRequest) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any size");
+        let mut mac =
+            HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any size");
         let fields: Vec<String> = match request {
             SignedRequest::Upload { max_size } => vec![
                 "PUT".to_owned(),
@@ -405,8 +414,8 @@ impl LocalDiskStore {
     }
 
     fn signed_url(&self, key: &ObjectKey, expires_in: Duration, request: &SignedRequest) -> String {
-        let expires = Utc::now().timestamp()
-            + i64::try_from(expires_in.as_secs()).unwrap_or(i64::MAX / 2);
+        let expires =
+            Utc::now().timestamp() + i64::try_from(expires_in.as_secs()).unwrap_or(i64::MAX / 2);
         let signature = hex::encode(self.mac(key, expires, request).finalize().into_bytes());
         let extra = match request {
             SignedRequest::Upload { max_size } => format!("&max={max_size}"),
@@ -627,7 +636,10 @@ mod tests {
         let now = Utc::now();
         let expires = now.timestamp() + 60;
         let signature = hex::encode(store.mac(&key, expires, &upload).finalize().into_bytes());
-        assert_eq!(store.verify(&key, expires, &upload, &signature, now), Ok(()));
+        assert_eq!(
+            store.verify(&key, expires, &upload, &signature, now),
+            Ok(())
+        );
         assert_eq!(
             store.verify(&other, expires, &upload, &signature, now),
             Err(SignatureError::Invalid)
@@ -637,7 +649,13 @@ mod tests {
             Err(SignatureError::Invalid)
         );
         assert_eq!(
-            store.verify(&key, expires, &SignedRequest::Upload { max_size: 11 }, &signature, now),
+            store.verify(
+                &key,
+                expires,
+                &SignedRequest::Upload { max_size: 11 },
+                &signature,
+                now
+            ),
             Err(SignatureError::Invalid)
         );
         assert_eq!(
@@ -652,7 +670,10 @@ mod tests {
         );
         // The secret persists: a second store over the same directory accepts the same URL.
         let reopened = LocalDiskStore::open(dir.path(), "http://127.0.0.1:1").unwrap();
-        assert_eq!(reopened.verify(&key, expires, &upload, &signature, now), Ok(()));
+        assert_eq!(
+            reopened.verify(&key, expires, &upload, &signature, now),
+            Ok(())
+        );
     }
 
     #[test]
