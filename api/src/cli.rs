@@ -129,57 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Evidence(EvidenceCommand::Verify) => {
-            let database = database::open(&config.database, &config.data_dir, true).await?;
-            let state = crate::state::AppState::new(
-                database.pool.clone(),
-                serve::projector(&database.pool, config.projector_batch_size),
-                serve::identity(&config, &database.pool)?,
-                crate::state::WebSettings::default(),
-            )
-            .with_evidence(
-                serve::evidence_backend(&config).await?,
-                serve::evidence_settings(&config),
-            );
-            let Some(evidence) = &state.evidence else {
-                unreachable!("with_evidence sets it");
-            };
-            let report = evidence.service.verify_all().await?;
-            for problem in &report.problems {
-                match (&problem.actual_sha256, problem.actual_size) {
-                    (Some(actual), Some(size)) => println!(
-                        "MISMATCH: evidence {} of test case {} at {}: SHA-256 {actual} ({size} bytes), the event says {} ({} bytes)",
-                        problem.evidence_id,
-                        problem.test_case_id,
-                        problem.key,
-                        problem.expected_sha256,
-                        problem.expected_size
-                    ),
-                    _ => println!(
-                        "MISSING: evidence {} of test case {} at {} (the event says SHA-256 {})",
-                        problem.evidence_id,
-                        problem.test_case_id,
-                        problem.key,
-                        problem.expected_sha256
-                    ),
-                }
-            }
-            let store = evidence.service.store().describe();
-            if report.problems.is_empty() {
-                println!(
-                    "OK: {} evidence objects match their events ({store}); {} attachments predate stored objects",
-                    report.checked, report.without_object
-                );
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!(
-                    "FAILED: {} of {} evidence objects differ from their events or are missing ({store})",
-                    report.problems.len(),
-                    report.checked
-                );
-                Ok(ExitCode::FAILURE)
-            }
-        }
+        Command::Evidence(EvidenceCommand::Verify) => verify_evidence(&config).await,
         Command::Projections(ProjectionsCommand::Rebuild { name }) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;
             let projector = serve::projector(&database.pool, config.projector_batch_size);
@@ -238,6 +188,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bench::run(command, &located, config.evidence.s3.clone()).await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `aegis evidence verify`: every stored object against its `EvidenceAttached` event.
+async fn verify_evidence(config: &Config) -> anyhow::Result<ExitCode> {
+    let database = database::open(&config.database, &config.data_dir, true).await?;
+    let state = crate::state::AppState::new(
+        database.pool.clone(),
+        serve::projector(&database.pool, config.projector_batch_size),
+        serve::identity(config, &database.pool)?,
+        crate::state::WebSettings::default(),
+    )
+    .with_evidence(
+        serve::evidence_backend(config).await?,
+        serve::evidence_settings(config),
+    );
+    let Some(evidence) = &state.evidence else {
+        unreachable!("with_evidence sets it");
+    };
+    let report = evidence.service.verify_all().await?;
+    for problem in &report.problems {
+        match (&problem.actual_sha256, problem.actual_size) {
+            (Some(actual), Some(size)) => println!(
+                "MISMATCH: evidence {} of test case {} at {}: SHA-256 {actual} ({size} bytes), the event says {} ({} bytes)",
+                problem.evidence_id,
+                problem.test_case_id,
+                problem.key,
+                problem.expected_sha256,
+                problem.expected_size
+            ),
+            _ => println!(
+                "MISSING: evidence {} of test case {} at {} (the event says SHA-256 {})",
+                problem.evidence_id, problem.test_case_id, problem.key, problem.expected_sha256
+            ),
+        }
+    }
+    let store = evidence.service.store().describe();
+    if report.problems.is_empty() {
+        println!(
+            "OK: {} evidence objects match their events ({store}); {} attachments predate stored objects",
+            report.checked, report.without_object
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "FAILED: {} of {} evidence objects differ from their events or are missing ({store})",
+            report.problems.len(),
+            report.checked
+        );
+        Ok(ExitCode::FAILURE)
     }
 }
 

@@ -559,12 +559,16 @@ impl EvidenceService {
                 ))
             })
         };
-        let side: String = row.try_get("side")?;
+        let side_name: String = row.try_get("side")?;
         let size: i64 = row.try_get("size")?;
         Ok(Some(Pending {
             upload_id,
             test_case_id: row.try_get("test_case_id")?,
-            side: if side == "red" { Side::Red } else { Side::Blue },
+            side: if side_name == "red" {
+                Side::Red
+            } else {
+                Side::Blue
+            },
             uploaded_by: row.try_get("uploaded_by")?,
             file_name: row.try_get("file_name")?,
             content_type: row.try_get("content_type")?,

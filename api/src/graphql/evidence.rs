@@ -83,6 +83,7 @@ impl EvidenceMutation {
     /// Asks to upload an evidence file to a test case: red while executing, blue while reviewing (the test
     /// case decides, as for every step). Checks the size limit and the type (PNG, JPEG, GIF, PDF, PCAP,
     /// PCAPNG, ZIP, EVTX, JSON, text/log, CSV, XML) and returns a presigned PUT URL.
+    #[allow(clippy::too_many_arguments)] // the fields a client declares, as the API names them
     async fn request_evidence_upload(
         &self,
         context: &Context<'_>,
@@ -90,12 +91,12 @@ impl EvidenceMutation {
         side: SideName,
         file_name: String,
         content_type: String,
-        size: BigInt,
+        #[graphql(name = "size")] byte_count: BigInt,
         sha256: String,
     ) -> async_graphql::Result<EvidenceUploadTicket> {
         let evidence = evidence(context)?;
         let caller = caller(context)?;
-        let size = u64::try_from(size.0).map_err(|_| {
+        let byte_count = u64::try_from(byte_count.0).map_err(|_| {
             ApiError::Validation("the size must not be negative".to_owned()).extend()
         })?;
         let request = UploadRequest {
@@ -103,7 +104,7 @@ impl EvidenceMutation {
             side: Side::from(side),
             file_name,
             content_type,
-            size,
+            size: byte_count,
             sha256,
         };
         let ticket = evidence

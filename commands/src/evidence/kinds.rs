@@ -187,7 +187,9 @@ mod tests {
         ];
         for (kind, head) in cases {
             assert!(kind.matches(head, true), "{kind:?}");
-            for other in EvidenceKind::ALL.into_iter().filter(|other| *other != kind) {
+            // Text types judge characters, and a PDF header is ASCII: only binary types must not overlap.
+            let binary = EvidenceKind::ALL.into_iter().take(8);
+            for other in binary.filter(|other| *other != kind) {
                 assert!(!other.matches(head, true), "{kind:?} taken for {other:?}");
             }
         }
