@@ -22,6 +22,7 @@ use crate::auth::tokens::SigningKeys;
 use crate::database::{self, Located};
 use crate::serve::projector;
 
+mod evidence;
 mod imports;
 
 #[derive(Debug, clap::Subcommand)]
@@ -72,6 +73,14 @@ pub enum BenchCommand {
     /// that its peak memory is its own (read from /proc: Linux only). With --baseline, mitreattack-python and
     /// pySigma load the same files in the same run, and the ratios are printed.
     Import(imports::ImportArgs),
+    /// Evidence upload + confirm throughput (MiB/s) for 1 MiB and 50 MiB files on the local-disk store and,
+    /// when AEGIS_S3_ENDPOINT (and its credentials) are set, on that S3 server; and the peak resident memory
+    /// of this process (server and client) during one 50 MiB upload + confirm.
+    Evidence {
+        /// Uploads per file size.
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+    },
     /// One case of `bench import`, run in a child process so that its peak memory is its own; prints JSON.
     #[command(hide = true)]
     ImportCase(imports::CaseArgs),
@@ -83,7 +92,11 @@ pub async fn import_case(case: &imports::CaseArgs) -> anyhow::Result<()> {
     imports::case(case).await
 }
 
-pub async fn run(command: BenchCommand, located: &Located) -> anyhow::Result<()> {
+pub async fn run(
+    command: BenchCommand,
+    located: &Located,
+    s3: Option<commands::evidence::store::S3Settings>,
+) -> anyhow::Result<()> {
     let scratch = ScratchDatabase::create(&located.owner_url).await?;
     let result = match command {
         BenchCommand::Append { writers, seconds } => {
@@ -99,11 +112,24 @@ pub async fn run(command: BenchCommand, located: &Located) -> anyhow::Result<()>
             seconds,
         } => mutations(&scratch, requests, clients, Duration::from_secs(seconds)).await,
         BenchCommand::Import(args) => imports::run(&scratch, &args).await,
+        BenchCommand::Evidence { rounds } => evidence::run(&scratch, s3, rounds).await,
         // The command line runs a case through `import_case`, without locating a server or creating a database.
         BenchCommand::ImportCase(case) => imports::case(&case).await,
     };
     scratch.drop_database().await?;
     result
+}
+
+/// An account service over the scratch database with an ephemeral signing key.
+fn bench_identity(scratch: &ScratchDatabase) -> Identity {
+    let keys = Arc::new(SigningKeys::ephemeral());
+    let authenticator = Authenticator::new(keys, scratch.pool.clone());
+    Identity::new(
+        scratch.pool.clone(),
+        Arc::new(SystemClock),
+        authenticator,
+        IdentitySettings::default(),
+    )
 }
 
 /// A database of its own, migrated, dropped at the end.

@@ -50,9 +50,19 @@ pub enum Command {
     /// Manage users from scripts.
     #[command(subcommand)]
     User(UserCommandLine),
+    /// Evidence files' custody.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Measure throughput against the database (see README, Performance).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Re-hash every stored evidence object and compare it with the SHA-256 and size in its
+    /// `EvidenceAttached` event; print OK with the count, or every mismatch or missing object and exit 1.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(command) => audit(&config, command).await,
+        Command::Evidence(EvidenceCommand::Verify) => verify_evidence(&config).await,
         Command::Projections(ProjectionsCommand::Rebuild { name }) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;
             let projector = serve::projector(&database.pool, config.projector_batch_size);
@@ -182,7 +193,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(command) => {
             let located = database::locate(&config.database, &config.data_dir).await?;
-            bench::run(command, &located).await?;
+            bench::run(command, &located, config.evidence.s3.clone()).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -283,6 +294,56 @@ fn print_replay(
         );
     }
     Ok(())
+}
+
+/// `aegis evidence verify`: every stored object against its `EvidenceAttached` event.
+async fn verify_evidence(config: &Config) -> anyhow::Result<ExitCode> {
+    let database = database::open(&config.database, &config.data_dir, true).await?;
+    let state = crate::state::AppState::new(
+        database.pool.clone(),
+        serve::projector(&database.pool, config.projector_batch_size),
+        serve::identity(config, &database.pool)?,
+        crate::state::WebSettings::default(),
+    )
+    .with_evidence(
+        serve::evidence_backend(config).await?,
+        serve::evidence_settings(config),
+    );
+    let Some(evidence) = &state.evidence else {
+        unreachable!("with_evidence sets it");
+    };
+    let report = evidence.service.verify_all().await?;
+    for problem in &report.problems {
+        match (&problem.actual_sha256, problem.actual_size) {
+            (Some(actual), Some(size)) => println!(
+                "MISMATCH: evidence {} of test case {} at {}: SHA-256 {actual} ({size} bytes), the event says {} ({} bytes)",
+                problem.evidence_id,
+                problem.test_case_id,
+                problem.key,
+                problem.expected_sha256,
+                problem.expected_size
+            ),
+            _ => println!(
+                "MISSING: evidence {} of test case {} at {} (the event says SHA-256 {})",
+                problem.evidence_id, problem.test_case_id, problem.key, problem.expected_sha256
+            ),
+        }
+    }
+    let store = evidence.service.store().describe();
+    if report.problems.is_empty() {
+        println!(
+            "OK: {} evidence objects match their events ({store}); {} attachments predate stored objects",
+            report.checked, report.without_object
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "FAILED: {} of {} evidence objects differ from their events or are missing ({store})",
+            report.problems.len(),
+            report.checked
+        );
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 /// Tells what `aegis demo` (or `serve --demo`) did and how to sign in.

@@ -27,6 +27,12 @@ pub struct FileConfig {
     pub session_hours: Option<u64>,
     pub max_concurrent_hashes: Option<NonZeroUsize>,
     pub client_ip_header: Option<String>,
+    pub evidence_max_bytes: Option<u64>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_path_style: Option<bool>,
+    pub s3_create_bucket: Option<bool>,
 }
 
 impl FileConfig {
@@ -71,6 +77,128 @@ pub struct Config {
     pub web: WebConfig,
     /// Load the demo organisation before serving.
     pub demo: bool,
+    pub evidence: EvidenceConfig,
+}
+
+/// Where evidence files are kept. With no S3 endpoint: on local disk under `<data-dir>/evidence`.
+#[derive(Clone, Default)]
+pub struct EvidenceConfig {
+    pub max_bytes: u64,
+    pub s3: Option<commands::evidence::store::S3Settings>,
+}
+
+impl std::fmt::Debug for EvidenceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvidenceConfig")
+            .field("max_bytes", &self.max_bytes)
+            .field("s3", &self.s3)
+            .finish()
+    }
+}
+
+/// Flags of the evidence store (shared by `serve` and `evidence verify`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EvidenceArgs {
+    /// Largest evidence file accepted, in bytes [default: 104857600, 100 MiB].
+    #[arg(
+        long,
+        env = "AEGIS_EVIDENCE_MAX_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub evidence_max_bytes: Option<u64>,
+    /// S3-compatible endpoint for evidence (https://s3.eu-west-1.amazonaws.com, http://minio:9000, …).
+    /// Unset: evidence is kept on local disk under <data-dir>/evidence.
+    #[arg(long, env = "AEGIS_S3_ENDPOINT", global = true, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Region to sign S3 requests for [default: us-east-1].
+    #[arg(long, env = "AEGIS_S3_REGION", global = true, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Bucket for evidence [default: aegis-evidence].
+    #[arg(long, env = "AEGIS_S3_BUCKET", global = true, value_name = "NAME")]
+    pub s3_bucket: Option<String>,
+    /// Path-style URLs (endpoint/bucket/key), which MinIO, Garage and Ceph expect [default: true].
+    #[arg(long, env = "AEGIS_S3_PATH_STYLE", global = true, value_name = "BOOL")]
+    pub s3_path_style: Option<bool>,
+    /// Create the bucket at start when it does not exist [default: false].
+    #[arg(
+        long,
+        env = "AEGIS_S3_CREATE_BUCKET",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub s3_create_bucket: Option<bool>,
+    /// S3 access key id (a secret's name: environment or flag only, never the file).
+    #[arg(
+        long,
+        env = "AEGIS_S3_ACCESS_KEY",
+        global = true,
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub s3_access_key: Option<String>,
+    /// S3 secret access key (environment or flag only, never the file).
+    #[arg(
+        long,
+        env = "AEGIS_S3_SECRET_KEY",
+        global = true,
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub s3_secret_key: Option<String>,
+}
+
+pub const DEFAULT_S3_REGION: &str = "us-east-1";
+pub const DEFAULT_S3_BUCKET: &str = "aegis-evidence";
+
+impl EvidenceConfig {
+    fn resolve(args: &EvidenceArgs, file: &FileConfig) -> anyhow::Result<Self> {
+        let max_bytes = args
+            .evidence_max_bytes
+            .or(file.evidence_max_bytes)
+            .unwrap_or(commands::evidence::DEFAULT_MAX_BYTES);
+        anyhow::ensure!(max_bytes > 0, "evidence_max_bytes must be positive");
+        let Some(endpoint) = args.s3_endpoint.clone().or(file.s3_endpoint.clone()) else {
+            return Ok(Self {
+                max_bytes,
+                s3: None,
+            });
+        };
+        anyhow::ensure!(
+            endpoint.starts_with("http://") || endpoint.starts_with("https://"),
+            "the S3 endpoint {endpoint:?} must be an http:// or https:// URL"
+        );
+        let (Some(access_key), Some(secret_key)) =
+            (args.s3_access_key.clone(), args.s3_secret_key.clone())
+        else {
+            anyhow::bail!(
+                "an S3 endpoint needs credentials: set AEGIS_S3_ACCESS_KEY and AEGIS_S3_SECRET_KEY"
+            );
+        };
+        Ok(Self {
+            max_bytes,
+            s3: Some(commands::evidence::store::S3Settings {
+                endpoint,
+                region: args
+                    .s3_region
+                    .clone()
+                    .or(file.s3_region.clone())
+                    .unwrap_or_else(|| DEFAULT_S3_REGION.to_owned()),
+                bucket: args
+                    .s3_bucket
+                    .clone()
+                    .or(file.s3_bucket.clone())
+                    .unwrap_or_else(|| DEFAULT_S3_BUCKET.to_owned()),
+                path_style: args.s3_path_style.or(file.s3_path_style).unwrap_or(true),
+                access_key,
+                secret_key,
+                create_bucket: args
+                    .s3_create_bucket
+                    .or(file.s3_create_bucket)
+                    .unwrap_or(false),
+            }),
+        })
+    }
 }
 
 /// Tokens, sessions and the first admin. Secrets come only from the environment, never from the file.
@@ -113,7 +241,8 @@ pub const DEFAULT_PROJECTOR_BATCH_SIZE: i64 = 5_000;
 pub struct GlobalArgs {
     /// TOML file with any of: database_url, owner_database_url, data_dir, listen, log_format,
     /// projector_batch_size, public_url, allowed_origins, introspection, session_hours,
-    /// max_concurrent_hashes, client_ip_header. Flags and environment variables take precedence over it.
+    /// max_concurrent_hashes, client_ip_header, evidence_max_bytes, s3_endpoint, s3_region, s3_bucket,
+    /// s3_path_style, s3_create_bucket (S3 credentials: environment only). Flags and environment variables take precedence over it.
     #[arg(long, env = "AEGIS_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// PostgreSQL URL the application connects with; its role should be a member of `aegis_app` (may append
@@ -171,6 +300,8 @@ pub struct GlobalArgs {
         value_name = "N"
     )]
     pub max_concurrent_hashes: Option<NonZeroUsize>,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 /// Flags of `aegis serve`.
@@ -223,6 +354,7 @@ impl Config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
+        let evidence = EvidenceConfig::resolve(&global.evidence, &file)?;
         let listen = match (serve.listen, file.listen) {
             (Some(listen), _) | (None, Some(listen)) => listen,
             (None, None) => DEFAULT_LISTEN.parse()?,
@@ -263,6 +395,7 @@ impl Config {
                 max_concurrent_hashes: global.max_concurrent_hashes.or(file.max_concurrent_hashes),
             },
             demo: serve.demo,
+            evidence,
             web: WebConfig {
                 public_url: serve.public_url.clone().or(file.public_url),
                 allowed_origins: serve

@@ -49,6 +49,7 @@ pub fn app(state: AppState) -> Router {
     telemetry::metrics();
     let schema = schema(&state);
     let edge = state.web.edge.clone();
+    let evidence_state = state.clone();
     let router = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
@@ -70,7 +71,9 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("http", method = %request.method(), uri = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
-    harden(router, &edge)
+    // The evidence URLs are authorised by their signature and stream large bodies: outside the CSRF guard,
+    // the body limit and the timeout above (see `evidence_http`).
+    harden(router, &edge).merge(crate::evidence_http::routes(&evidence_state))
 }
 
 /// Queries and mutations: POST only (GET serves GraphiQL), so a link or an image tag can never run a

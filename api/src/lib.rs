@@ -7,6 +7,7 @@
 //! - [`database`]: finding the database ([`local_postgres`] when nothing is configured), migrating it as the
 //!   owner, connecting as the restricted application role.
 //! - [`http`]: `app(state) -> Router` (GraphQL, `/health`, `/ready`, `/metrics`); [`graphql`]: the schema.
+//! - [`evidence_http`]: the local-disk evidence store's signed upload and download URLs (streamed).
 //! - [`edge`]: `harden(router, config)`: security headers, CORS for configured origins, the CSRF guard.
 //! - [`import`]: `aegis import` (progress on a terminal, `--json` summary).
 //! - [`telemetry`]: structured logs, OpenTelemetry traces, Prometheus metrics. [`bench`]: `aegis bench`.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod database;
 pub mod demo;
 pub mod edge;
+pub mod evidence_http;
 pub mod graphql;
 pub mod http;
 pub mod import;

@@ -18,7 +18,9 @@ use crate::config::Config;
 use crate::database;
 use crate::edge::EdgeConfig;
 use crate::http::app;
-use crate::state::{AppState, WebSettings};
+use crate::state::{AppState, EvidenceBackend, WebSettings};
+use commands::evidence::EvidenceSettings;
+use commands::evidence::store::{LocalDiskStore, S3Store};
 use sqlx::PgPool;
 
 pub fn projector(pool: &PgPool, batch_size: i64) -> Projector {
@@ -82,6 +84,34 @@ pub fn web_settings(config: &Config) -> anyhow::Result<WebSettings> {
     })
 }
 
+/// The evidence store as configured: the S3 bucket (created when allowed), or local disk under
+/// `<data-dir>/evidence` with URLs pointing at this server's public URL (or its listen address).
+pub async fn evidence_backend(config: &Config) -> anyhow::Result<EvidenceBackend> {
+    if let Some(s3) = &config.evidence.s3 {
+        let store = S3Store::connect(s3.clone()).await.with_context(|| {
+            format!("cannot use the S3 bucket {} at {}", s3.bucket, s3.endpoint)
+        })?;
+        return Ok(EvidenceBackend::S3(Arc::new(store)));
+    }
+    let base_url = config
+        .web
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let root = config.data_dir.join("evidence");
+    let store = LocalDiskStore::open(&root, &base_url)
+        .with_context(|| format!("cannot keep evidence under {}", root.display()))?;
+    Ok(EvidenceBackend::Local(Arc::new(store)))
+}
+
+/// The evidence limits as configured.
+pub fn evidence_settings(config: &Config) -> EvidenceSettings {
+    EvidenceSettings {
+        max_bytes: config.evidence.max_bytes,
+        ..EvidenceSettings::default()
+    }
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let database = database::open(&config.database, &config.data_dir, true).await?;
     tracing::info!(database = %database.description, "database ready");
@@ -98,7 +128,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         projector(&database.pool, config.projector_batch_size),
         identity,
         web_settings(&config)?,
-    );
+    )
+    .with_evidence(evidence_backend(&config).await?, evidence_settings(&config));
 
     let listener = TcpListener::bind(config.listen)
         .await

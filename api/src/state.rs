@@ -13,6 +13,9 @@ use domain::test_case::TestCase;
 use projections::projector::Projector;
 use sqlx::PgPool;
 
+use commands::evidence::EvidenceService;
+use commands::evidence::store::{EvidenceStore, LocalDiskStore, S3Store};
+
 use crate::auth::identity::Identity;
 use crate::edge::EdgeConfig;
 
@@ -40,6 +43,21 @@ pub struct WebSettings {
     pub client_ip_header: Option<axum::http::HeaderName>,
 }
 
+/// The evidence store a server runs with.
+#[derive(Debug, Clone)]
+pub enum EvidenceBackend {
+    /// Files under the data directory, uploaded and downloaded through this server's signed URLs.
+    Local(Arc<LocalDiskStore>),
+    S3(Arc<S3Store>),
+}
+
+/// The evidence flow, and the local-disk store when the server itself serves the upload URLs.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub service: EvidenceService,
+    pub local: Option<Arc<LocalDiskStore>>,
+}
+
 /// Cheap to clone: pools and flags behind `Arc`s.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -57,6 +75,9 @@ pub struct AppState {
     /// Coverage snapshots (weekly and on demand).
     pub coverage_snapshots: Arc<CommandService<CoverageSnapshots>>,
     pub web: WebSettings,
+    /// Evidence files; `None` until [`Self::with_evidence`] (the evidence fields then answer that storage is
+    /// not configured).
+    pub evidence: Option<Evidence>,
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
 }
@@ -81,7 +102,27 @@ impl AppState {
             projector,
             identity,
             web,
+            evidence: None,
             leader: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Keeps evidence in `store` (the test cases' command service decides who may attach it).
+    #[must_use]
+    pub fn with_evidence(
+        self,
+        store: EvidenceBackend,
+        settings: commands::evidence::EvidenceSettings,
+    ) -> Self {
+        let (shared, local): (Arc<dyn EvidenceStore>, _) = match store {
+            EvidenceBackend::Local(local) => (local.clone(), Some(local)),
+            EvidenceBackend::S3(s3) => (s3, None),
+        };
+        let service =
+            EvidenceService::new(self.pool.clone(), shared, self.test_cases.clone(), settings);
+        Self {
+            evidence: Some(Evidence { service, local }),
+            ..self
         }
     }
 

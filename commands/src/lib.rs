@@ -13,6 +13,8 @@
 //! - [`totp`]: the second factor: RFC 6238 codes, enrolment URIs and single-use recovery codes.
 //! - [`replay`]: an aggregate's states for auditors (`aegis audit replay`): its events loaded through the event
 //!   store and applied one by one with the domain's `apply`, up to a moment.
+//! - [`evidence`]: evidence files: the [`evidence::store::EvidenceStore`] trait with its S3 and local-disk
+//!   backends, and [`evidence::EvidenceService`] (request an upload, confirm it, download, verify custody).
 //! - [`throttle`]: [`throttle::LoginThrottle`], failed logins counted per account and per address in Postgres.
 //!
 //! # Invariants
@@ -23,6 +25,7 @@
 pub mod accounts;
 pub mod context;
 pub mod event_log;
+pub mod evidence;
 pub mod hash_chain;
 pub mod password;
 pub mod replay;

@@ -553,12 +553,27 @@ impl fmt::Display for TestState {
     }
 }
 
-/// A file attached to a test case; the file itself is in object storage, under `id`.
+/// A file attached to a test case; the file itself is in object storage.
+///
+/// Persisted inside `EvidenceAttached`. `stored` was added after version 1 of the event: events written before
+/// it have none and still load (it defaults to `None` and is left out when absent, so their JSON is unchanged).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceRef {
     pub id: Uuid,
     pub sha256: Sha256,
     pub file_name: FileName,
+    /// Where the verified object is kept and what it is, as the command layer checked it on upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<StoredObject>,
+}
+
+/// A verified evidence object: its storage key (chosen by the server, never by the client), its size in
+/// bytes and the content type its first bytes were checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredObject {
+    pub key: String,
+    pub size: u64,
+    pub content_type: String,
 }
 
 /// Evidence of the current run and the side that attached it (which is also the side that may remove it).

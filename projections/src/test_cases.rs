@@ -342,12 +342,13 @@ async fn attach_evidence(
     // Evidence removed earlier in the run may be attached again under its id.
     sqlx::query(
         "INSERT INTO test_case_evidence (test_case_id, run, evidence_id, side, sha256, file_name,
-                                         attached_by, attached_at, removed)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false)
+                                         attached_by, attached_at, removed, size, content_type)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10)
          ON CONFLICT (test_case_id, run, evidence_id) DO UPDATE
             SET side = excluded.side, sha256 = excluded.sha256, file_name = excluded.file_name,
                 attached_by = excluded.attached_by, attached_at = excluded.attached_at,
-                removed = false, removed_by = NULL, removed_at = NULL",
+                removed = false, removed_by = NULL, removed_at = NULL,
+                size = excluded.size, content_type = excluded.content_type",
     )
     .bind(step.test_case_id)
     .bind(step.run)
@@ -357,6 +358,18 @@ async fn attach_evidence(
     .bind(evidence.file_name.as_str())
     .bind(attached_by)
     .bind(step.at)
+    .bind(
+        evidence
+            .stored
+            .as_ref()
+            .map(|stored| i64::try_from(stored.size).unwrap_or(i64::MAX)),
+    )
+    .bind(
+        evidence
+            .stored
+            .as_ref()
+            .map(|stored| stored.content_type.as_str()),
+    )
     .execute(connection)
     .await?;
     Ok(())
@@ -878,6 +891,9 @@ pub struct EvidenceRow {
     pub removed: bool,
     pub removed_by: Option<Uuid>,
     pub removed_at: Option<DateTime<Utc>>,
+    /// Size and verified type of an uploaded file; `None` for evidence attached before verified uploads.
+    pub size: Option<i64>,
+    pub content_type: Option<String>,
 }
 
 /// Which test cases [`page`] lists; every field given narrows the list.
@@ -1126,6 +1142,8 @@ fn evidence_row(row: &PgRow) -> Result<EvidenceRow, sqlx::Error> {
         removed: row.try_get("removed")?,
         removed_by: row.try_get("removed_by")?,
         removed_at: row.try_get("removed_at")?,
+        size: row.try_get("size")?,
+        content_type: row.try_get("content_type")?,
     })
 }
 

@@ -82,6 +82,7 @@ fn evidence(number: u128, file_name: &str) -> EvidenceRef {
         id: id(number),
         sha256: Sha256::parse(&"ab".repeat(32)).unwrap(),
         file_name: FileName::parse(file_name).unwrap(),
+        stored: None,
     }
 }
 

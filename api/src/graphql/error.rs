@@ -137,8 +137,11 @@ impl ApiError {
     /// about it.
     pub fn refused(reason: &'static str, message: String) -> Self {
         let code = match reason {
-            "ROLE_REQUIRED" | "NOT_ASSIGNEE" | "SELF_APPROVAL" => "FORBIDDEN",
-            "NOT_FOUND" | "UNKNOWN_EVIDENCE" | "UNKNOWN_RULE" => "NOT_FOUND",
+            "ROLE_REQUIRED" | "NOT_ASSIGNEE" | "SELF_APPROVAL" | "NOT_UPLOADER" => "FORBIDDEN",
+            "NOT_FOUND" | "UNKNOWN_EVIDENCE" | "UNKNOWN_RULE" | "UNKNOWN_UPLOAD" => "NOT_FOUND",
+            // Evidence whose declared or uploaded bytes are not acceptable.
+            "WRONG_SIDE" | "TOO_LARGE" | "EMPTY_FILE" | "UNSUPPORTED_TYPE" | "TYPE_MISMATCH"
+            | "SIZE_MISMATCH" | "HASH_MISMATCH" | "CONTENT_MISMATCH" => "VALIDATION",
             reason if reason.starts_with("INVALID_") || reason == "INCONSISTENT_OUTCOME" => {
                 "VALIDATION"
             }

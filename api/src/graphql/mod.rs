@@ -10,6 +10,7 @@ mod command;
 mod coverage;
 mod detection_rules;
 mod error;
+mod evidence;
 pub mod guard;
 mod history;
 mod imports;
@@ -49,6 +50,7 @@ pub struct Query(
     catalog_views::CatalogQuery,
     coverage::CoverageQuery,
     notifications::NotificationsQuery,
+    evidence::EvidenceQuery,
 );
 
 /// Every change, by area.
@@ -64,6 +66,7 @@ pub struct Mutation(
     imports::ImportsMutation,
     coverage::CoverageMutation,
     notifications::NotificationsMutation,
+    evidence::EvidenceMutation,
 );
 
 /// Every live update, by area.

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::account::principal;
 use super::error::{ApiError, internal};
 use super::paging::page_size;
+use super::scalars::BigInt;
 use super::test_cases::{OutcomeName, SeverityName, SideName};
 use crate::auth::session::Principal;
 use crate::state::AppState;
@@ -123,10 +124,20 @@ pub struct CommentView {
 #[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceView {
     run: i32,
+    /// Fetch the file with `evidenceDownloadUrl(id)`.
     id: Uuid,
     side: SideName,
     file_name: String,
     attached_at: DateTime<Utc>,
+    /// The SHA-256 recorded when the file was attached (and verified, for uploads).
+    sha256: String,
+    /// Bytes; null for evidence attached before verified uploads.
+    size: Option<BigInt>,
+    /// The verified content type; null for evidence attached before verified uploads.
+    content_type: Option<String>,
+    /// Removed from the run; the file and the attachment stay in history.
+    removed: bool,
+    removed_at: Option<DateTime<Utc>>,
 }
 
 /// Narrows `testCases`.
@@ -228,6 +239,11 @@ fn view(row: TestCaseRow, principal: &Principal) -> TestCase {
                 side: evidence.side.into(),
                 file_name: evidence.file_name,
                 attached_at: evidence.attached_at,
+                sha256: evidence.sha256,
+                size: evidence.size.map(BigInt),
+                content_type: evidence.content_type,
+                removed: evidence.removed,
+                removed_at: evidence.removed_at,
             })
             .collect(),
     }

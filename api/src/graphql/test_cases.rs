@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::test_case::{
-    DefenseOutcome, DetectionRuleRef, EvidenceRef, Execution, FileName, Note, Plan, Platform,
-    ProcedureSource, Severity, Sha256, Side, Tag, Target, TechniqueId, TemplateRef, TestCase,
-    TestCaseAction, TestCaseCommand, TestCaseError, Text, Title, ToolName,
+    DefenseOutcome, DetectionRuleRef, Execution, Note, Plan, Platform, ProcedureSource, Severity,
+    Side, Tag, Target, TechniqueId, TemplateRef, TestCase, TestCaseAction, TestCaseCommand,
+    TestCaseError, Text, Title, ToolName,
 };
 use uuid::Uuid;
 
@@ -102,13 +102,6 @@ pub struct DefenseOutcomeInput {
     rules_fired: Vec<String>,
 }
 
-#[derive(InputObject, Debug)]
-pub struct EvidenceInput {
-    id: Uuid,
-    sha256: String,
-    file_name: String,
-}
-
 /// A test case as a command left it.
 #[derive(SimpleObject, Debug)]
 pub struct TestCaseChange {
@@ -191,14 +184,6 @@ fn parse_defense(input: &DefenseOutcomeInput) -> Result<DefenseOutcome, TestCase
             .iter()
             .map(|rule| DetectionRuleRef::parse(rule))
             .collect::<Result<BTreeSet<_>, _>>()?,
-    })
-}
-
-fn parse_evidence(input: &EvidenceInput) -> Result<EvidenceRef, TestCaseError> {
-    Ok(EvidenceRef {
-        id: input.id,
-        sha256: Sha256::parse(&input.sha256)?,
-        file_name: FileName::parse(&input.file_name)?,
     })
 }
 
@@ -464,19 +449,8 @@ impl TestCasesMutation {
         .await
     }
 
-    /// Attaches evidence (red while executing, blue while reviewing).
-    async fn attach_evidence(
-        &self,
-        context: &Context<'_>,
-        id: Uuid,
-        evidence: EvidenceInput,
-    ) -> async_graphql::Result<TestCaseChange> {
-        let action =
-            parse_evidence(&evidence).map(|evidence| TestCaseAction::AttachEvidence { evidence });
-        execute(context, id, action).await
-    }
-
-    /// Removes evidence from the current run; the attachment stays in history.
+    /// Removes evidence from the current run; the attachment stays in history and the file stays in storage.
+    /// (Evidence is attached through `requestEvidenceUpload` and `confirmEvidenceUpload`.)
     async fn remove_evidence(
         &self,
         context: &Context<'_>,

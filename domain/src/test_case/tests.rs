@@ -135,6 +135,7 @@ fn evidence(number: u128) -> EvidenceRef {
         sha256: Sha256::parse("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
             .unwrap(),
         file_name: FileName::parse("lsass-dump.log").unwrap(),
+        stored: None,
     }
 }
 

@@ -189,6 +189,24 @@ fn stored_v1_annotation_events() -> Vec<(TestCaseEvent, &'static str, &'static s
             "TestCaseEvidenceAttached",
             r#"{"EvidenceAttached":{"attached_by":"00000000-0000-0000-0000-000000000003","at":"2025-03-01T12:00:00Z","side":"red","evidence":{"id":"00000000-0000-0000-0000-000000000032","sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","file_name":"lsass-dump.log"}}}"#,
         ),
+        // The same event since evidence goes through verified uploads: `stored` added, with a default.
+        (
+            TestCaseEvent::EvidenceAttached {
+                attached_by: user(Role::BlueTech),
+                at: now(),
+                side: Side::Blue,
+                evidence: EvidenceRef {
+                    stored: Some(StoredObject {
+                        key: "evidence/00000000-0000-0000-0000-000000000064/00000000-0000-0000-0000-000000000033".to_owned(),
+                        size: 0,
+                        content_type: "text/plain".to_owned(),
+                    }),
+                    ..evidence(51)
+                },
+            },
+            "TestCaseEvidenceAttached",
+            r#"{"EvidenceAttached":{"attached_by":"00000000-0000-0000-0000-000000000005","at":"2025-03-01T12:00:00Z","side":"blue","evidence":{"id":"00000000-0000-0000-0000-000000000033","sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","file_name":"lsass-dump.log","stored":{"key":"evidence/00000000-0000-0000-0000-000000000064/00000000-0000-0000-0000-000000000033","size":0,"content_type":"text/plain"}}}}"#,
+        ),
         (
             TestCaseEvent::EvidenceRemoved {
                 removed_by: user(Role::RedLead),
@@ -291,6 +309,19 @@ fn stored_procedure_sources_still_deserialize() {
             source
         );
     }
+}
+
+/// Evidence attached before uploads were verified carries no storage details; it loads with `stored: None`
+/// and serializes back to exactly what was stored.
+#[test]
+fn an_evidence_payload_from_before_verified_uploads_still_loads() {
+    let stored = r#"{"EvidenceAttached":{"attached_by":"00000000-0000-0000-0000-000000000003","at":"2025-03-01T12:00:00Z","side":"red","evidence":{"id":"00000000-0000-0000-0000-000000000032","sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","file_name":"lsass-dump.log"}}}"#;
+    let event = serde_json::from_str::<TestCaseEvent>(stored).unwrap();
+    let TestCaseEvent::EvidenceAttached { evidence, .. } = &event else {
+        panic!("not an attachment: {event:?}");
+    };
+    assert_eq!(evidence.stored, None);
+    assert_eq!(serde_json::to_string(&event).unwrap(), stored);
 }
 
 #[test]

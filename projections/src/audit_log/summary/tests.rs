@@ -187,6 +187,7 @@ fn test_case_events() {
         id: id(30),
         sha256: Sha256::parse(&"ab".repeat(32)).expect("a digest"),
         file_name: FileName::parse("lsass.pcap").expect("a file name"),
+        stored: None,
     };
     let cases = [
         (
