@@ -22,6 +22,7 @@ use crate::auth::tokens::SigningKeys;
 use crate::database::{self, Located};
 use crate::serve::projector;
 
+mod heatmap;
 mod imports;
 
 #[derive(Debug, clap::Subcommand)]
@@ -72,6 +73,10 @@ pub enum BenchCommand {
     /// that its peak memory is its own (read from /proc: Linux only). With --baseline, mitreattack-python and
     /// pySigma load the same files in the same run, and the ratios are printed.
     Import(imports::ImportArgs),
+    /// The coverage heatmap over a generated log of two years of purple-team work on the real ATT&CK
+    /// Enterprise catalog: live heatmap latency as the log grows (10k, 100k, N events), heatmap(asOf) with and
+    /// without the weekly snapshots, one heatmap through GraphQL, a rebuild of every read model, and their size.
+    Heatmap(heatmap::HeatmapArgs),
     /// One case of `bench import`, run in a child process so that its peak memory is its own; prints JSON.
     #[command(hide = true)]
     ImportCase(imports::CaseArgs),
@@ -99,6 +104,7 @@ pub async fn run(command: BenchCommand, located: &Located) -> anyhow::Result<()>
             seconds,
         } => mutations(&scratch, requests, clients, Duration::from_secs(seconds)).await,
         BenchCommand::Import(args) => imports::run(&scratch, &args).await,
+        BenchCommand::Heatmap(args) => heatmap::run(&scratch, &args).await,
         // The command line runs a case through `import_case`, without locating a server or creating a database.
         BenchCommand::ImportCase(case) => imports::case(&case).await,
     };
