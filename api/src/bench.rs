@@ -23,6 +23,7 @@ use crate::database::{self, Located};
 use crate::serve::projector;
 
 mod evidence;
+mod heatmap;
 mod imports;
 
 #[derive(Debug, clap::Subcommand)]
@@ -81,6 +82,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         rounds: u32,
     },
+    /// The coverage heatmap over a generated log of two years of purple-team work on the real ATT&CK
+    /// Enterprise catalog: live heatmap latency as the log grows (10k, 100k, N events), heatmap(asOf) with and
+    /// without the weekly snapshots, one heatmap through GraphQL, a rebuild of every read model, and their size.
+    Heatmap(heatmap::HeatmapArgs),
     /// One case of `bench import`, run in a child process so that its peak memory is its own; prints JSON.
     #[command(hide = true)]
     ImportCase(imports::CaseArgs),
@@ -113,6 +118,7 @@ pub async fn run(
         } => mutations(&scratch, requests, clients, Duration::from_secs(seconds)).await,
         BenchCommand::Import(args) => imports::run(&scratch, &args).await,
         BenchCommand::Evidence { rounds } => evidence::run(&scratch, s3, rounds).await,
+        BenchCommand::Heatmap(args) => heatmap::run(&scratch, &args).await,
         // The command line runs a case through `import_case`, without locating a server or creating a database.
         BenchCommand::ImportCase(case) => imports::case(&case).await,
     };

@@ -151,6 +151,26 @@ pub async fn all(
     .await
 }
 
+/// The techniques of a domain in force at `as_of` (now when `None`), by id, as a heatmap shows them: `details`
+/// holds only `tactics`. A technique's description, detection notes and references are nearly all of its record
+/// (about 2 MB for the Enterprise matrix), and reading them for every cell was most of a heatmap's time.
+pub async fn matrix_techniques(
+    pool: &PgPool,
+    scope: &str,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<CatalogEntry>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT kind, scope, id, version, name, status, replaced_by, techniques,
+                jsonb_build_object('tactics', coalesce(details->'tactics', '[]')) AS details, source, valid_from
+         FROM catalog_records
+         WHERE {IN_FORCE} AND kind = 'technique' AND scope = $2 ORDER BY id"
+    ))
+    .bind(as_of)
+    .bind(scope)
+    .fetch_all(pool)
+    .await
+}
+
 /// One record by kind and id (in any scope unless one is given), as of a moment or now.
 pub async fn find(
     pool: &PgPool,

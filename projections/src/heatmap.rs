@@ -44,6 +44,7 @@ pub struct PolicyUsed {
 /// One technique's cell, with its sub-techniques' cells.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TechniqueCell {
+    /// The catalog record, with only `tactics` in its details ([`catalog::matrix_techniques`]).
     pub technique: CatalogEntry,
     pub cell: Cell,
     pub sub_techniques: Vec<TechniqueCell>,
@@ -88,7 +89,7 @@ pub enum HeatmapError {
 /// The heatmap `query` asks for.
 pub async fn heatmap(pool: &PgPool, query: &HeatmapQuery) -> Result<Heatmap, HeatmapError> {
     let policy = policy(pool, query).await?;
-    let techniques = catalog::all(pool, "technique", &query.scope, query.as_of).await?;
+    let techniques = catalog::matrix_techniques(pool, &query.scope, query.as_of).await?;
     let tactics = catalog::tactics(pool, &query.scope, query.as_of).await?;
     let facts = facts(pool, query, &techniques).await?;
     let kept = match &query.threat_actor {
