@@ -162,19 +162,3 @@ fn known_atomic_tests_field_by_field() {
         }
     }
 }
-
-/// Run with `cargo test --release -p importers --test atomic_corpus -- --ignored --nocapture`.
-#[test]
-#[ignore = "a timing, run by hand in release"]
-fn release_parse_time_of_all_atomics() {
-    let files = support::source_files("atomic-red-team", atomic::accepts);
-    let bytes: usize = files.iter().map(|file| file.bytes.len()).sum();
-    let started = std::time::Instant::now();
-    let parsed = atomic::parse(&files);
-    let elapsed = started.elapsed();
-    println!(
-        "parsed {} atomic files ({bytes} bytes) into {} templates in {elapsed:?}",
-        files.len(),
-        parsed.records.len()
-    );
-}

@@ -606,29 +606,3 @@ fn ics_assets_list_the_techniques_targeting_them() {
         );
     }
 }
-
-/// Run with `cargo test --release -p importers --test attack_corpus -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing: run in release"]
-fn enterprise_bundle_parse_time() {
-    let files = support::source_files("mitre-attack", attack::accepts);
-    let enterprise: Vec<_> = files
-        .into_iter()
-        .filter(|file| file.path.ends_with("enterprise-attack.json"))
-        .collect();
-    let started = std::time::Instant::now();
-    let parsed = attack::parse(&enterprise);
-    let elapsed = started.elapsed();
-    let peak = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM"))
-                .map(str::to_owned)
-        });
-    println!(
-        "enterprise bundle: {} records in {elapsed:?}; peak memory of the test process {peak:?}",
-        parsed.records.len()
-    );
-}

@@ -132,18 +132,3 @@ fn d3fend_corpus_parses_with_counts_from_text_scans() {
     // No version in the ontology header of this snapshot.
     assert_eq!(parsed.upstream_version, None);
 }
-
-/// Release timing of the whole ontology (run with `cargo test --release -- --ignored --nocapture`).
-#[test]
-#[ignore = "timing only"]
-fn d3fend_corpus_parse_time() {
-    let files = support::source_files("d3fend", d3fend::accepts);
-    let started = std::time::Instant::now();
-    let parsed = d3fend::parse(&files);
-    eprintln!(
-        "d3fend: {} records from {} files in {:?}",
-        parsed.records.len(),
-        files.len(),
-        started.elapsed()
-    );
-}

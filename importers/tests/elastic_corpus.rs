@@ -180,23 +180,3 @@ fn known_elastic_rules_are_read_field_by_field() {
         "elastic-detection-rules/rules_building_block/defense_evasion_masquerading_browsers.toml"
     );
 }
-
-/// Parse time of the whole sample (files already in memory); run with
-/// `cargo test --release -p importers --test elastic_corpus -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing, run in release"]
-fn release_parse_time_of_the_whole_sample() {
-    let files = support::source_files(FOLDER, elastic::accepts);
-    let mut fastest = std::time::Duration::MAX;
-    let mut records = 0;
-    for _ in 0..3 {
-        let started = Instant::now();
-        let parsed = elastic::parse(&files);
-        fastest = fastest.min(started.elapsed());
-        records = parsed.records.len();
-    }
-    eprintln!(
-        "elastic: {} files, {records} records, best of 3: {fastest:?}",
-        files.len()
-    );
-}

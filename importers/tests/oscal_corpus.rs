@@ -237,17 +237,3 @@ fn oscal_content_head_baselines_and_example_catalog() {
     assert_eq!(frameworks, 5);
     assert_eq!(parsed.records.len(), frameworks + rev5.len() + sample.len());
 }
-
-/// Release timing (run with `cargo test --release -- --ignored --nocapture`).
-#[test]
-#[ignore = "timing only"]
-fn oscal_corpus_parse_time() {
-    let files = support::source_files("oscal-content-5.0.1", oscal::accepts);
-    let started = std::time::Instant::now();
-    let parsed = oscal::parse(&files);
-    eprintln!(
-        "oscal 5.0.1 XML+JSON: {} records in {:?}",
-        parsed.records.len(),
-        started.elapsed()
-    );
-}

@@ -224,23 +224,3 @@ fn known_sigma_rules_are_read_field_by_field() {
     assert_eq!(apt29.details["attack_references"], json!(["G0016"]));
     assert_eq!(apt29.details["document"], 2);
 }
-
-/// Parse time of the whole sample (files already in memory); run with
-/// `cargo test --release -p importers --test sigma_corpus -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing, run in release"]
-fn release_parse_time_of_the_whole_sample() {
-    let files = support::source_files("sigma", sigma::accepts);
-    let mut fastest = std::time::Duration::MAX;
-    let mut records = 0;
-    for _ in 0..3 {
-        let started = Instant::now();
-        let parsed = sigma::parse(&files);
-        fastest = fastest.min(started.elapsed());
-        records = parsed.records.len();
-    }
-    eprintln!(
-        "sigma: {} files, {records} records, best of 3: {fastest:?}",
-        files.len()
-    );
-}

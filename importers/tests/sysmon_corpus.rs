@@ -233,23 +233,3 @@ fn known_sysmon_configs_are_read_field_by_field() {
             .map_or(0, Vec::len)
     );
 }
-
-/// Parse time of the whole sample (files already in memory); run with
-/// `cargo test --release -p importers --test sysmon_corpus -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing, run in release"]
-fn release_parse_time_of_the_whole_sample() {
-    let files = all_files();
-    let mut fastest = std::time::Duration::MAX;
-    let mut records = 0;
-    for _ in 0..3 {
-        let started = Instant::now();
-        let parsed = sysmon::parse(&files);
-        fastest = fastest.min(started.elapsed());
-        records = parsed.records.len();
-    }
-    eprintln!(
-        "sysmon: {} files, {records} records, best of 3: {fastest:?}",
-        files.len()
-    );
-}
