@@ -122,7 +122,14 @@ pub async fn run(
         // The command line runs a case through `import_case`, without locating a server or creating a database.
         BenchCommand::ImportCase(case) => imports::case(&case).await,
     };
-    scratch.drop_database().await?;
+    if std::env::var_os("AEGIS_BENCH_KEEP_DATABASE").is_some() {
+        eprintln!(
+            "AEGIS_BENCH_KEEP_DATABASE is set: the scratch database {} is kept",
+            scratch.name
+        );
+    } else {
+        scratch.drop_database().await?;
+    }
     result
 }
 

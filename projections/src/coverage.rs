@@ -12,15 +12,16 @@ use domain::coverage::ProcedureResult;
 use domain::coverage_snapshot::{CoverageSnapshotEvent, WEEKLY_SNAPSHOTS_KEPT};
 use domain::detection_rule::DetectionRuleEvent;
 use domain::scoring::{ScoredOutcome, ScoringPolicyEvent};
-use domain::test_case::{Outcome, Plan, ProcedureSource, TestCaseEvent};
+use domain::test_case::{Outcome, ProcedureSource, TestCaseEvent};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::catalog::IN_FORCE;
-use crate::projector::{Projection, StoredEvent};
+use crate::projector::{Projection, StoredEvent, streams_of};
+use crate::rows;
 
 /// Keeps the coverage tables in step with test case, detection rule, scoring policy and snapshot events.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,21 +50,26 @@ impl Projection for Coverage {
         connection: &mut PgConnection,
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
-        // One pass in log order: a snapshot copies the results of every approval before it.
+        // One pass in log order: a snapshot copies the results of every approval before it, so what the batch
+        // holds in memory is written before each snapshot and at the end.
+        let mut plans = Plans::load(connection, events).await?;
         for event in events {
             match (event.aggregate_type.as_str(), event.uuid_of()) {
                 ("TestCase", Some(test_case_id)) => {
-                    test_case(connection, test_case_id, event, &event.payload()?).await?;
+                    plans.apply(test_case_id, event, &event.payload()?);
                 }
                 ("DetectionRule", _) => rule(connection, event, &event.payload()?).await?,
                 ("ScoringPolicy", Some(policy_id)) => {
                     policy(connection, policy_id, event, &event.payload()?).await?;
                 }
-                ("CoverageSnapshots", _) => snapshot(connection, event, &event.payload()?).await?,
+                ("CoverageSnapshots", _) => {
+                    plans.store(connection).await?;
+                    snapshot(connection, event, &event.payload()?).await?;
+                }
                 _ => {}
             }
         }
-        Ok(())
+        plans.store(connection).await
     }
 }
 
@@ -78,38 +84,159 @@ pub fn procedure_key(test_case_id: Uuid, procedure: &ProcedureSource) -> String 
     }
 }
 
-async fn test_case(
-    connection: &mut PgConnection,
+/// A row of `coverage_plans`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct PlanRecord {
     test_case_id: Uuid,
-    stored: &StoredEvent,
-    event: &TestCaseEvent,
-) -> Result<(), sqlx::Error> {
-    match event {
-        TestCaseEvent::Planned { plan, .. } => {
-            save_plan(connection, test_case_id, plan, Some(1)).await
-        }
-        TestCaseEvent::PlanEdited { plan, .. } => {
-            save_plan(connection, test_case_id, plan, None).await
-        }
-        TestCaseEvent::Reopened { run, .. } => {
-            sqlx::query("UPDATE coverage_plans SET run = $2 WHERE test_case_id = $1")
-                .bind(test_case_id)
-                .bind(i32::try_from(*run).unwrap_or(i32::MAX))
-                .execute(connection)
-                .await?;
-            Ok(())
-        }
-        TestCaseEvent::ResultApproved {
-            approved_by,
-            at,
-            outcome,
-        } => match scored(*outcome) {
-            Some(outcome) => {
-                validate(connection, test_case_id, stored, *approved_by, *at, outcome).await
+    technique: String,
+    procedure: String,
+    platforms: Vec<String>,
+    tags: Vec<String>,
+    run: i32,
+}
+
+/// A row of `coverage_validations`.
+#[derive(Debug, Clone, serde::Serialize)]
+struct ValidationRecord {
+    test_case_id: Uuid,
+    run: i32,
+    technique: String,
+    procedure: String,
+    outcome: &'static str,
+    validated_at: DateTime<Utc>,
+    approved_by: Uuid,
+    platforms: Vec<String>,
+    tags: Vec<String>,
+    global_seq: i64,
+}
+
+/// The plans of a batch's test cases, and the validations and plan changes not yet written.
+struct Plans {
+    known: BTreeMap<Uuid, PlanRecord>,
+    changed: BTreeSet<Uuid>,
+    validations: Vec<ValidationRecord>,
+}
+
+impl Plans {
+    async fn load(
+        connection: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<Self, sqlx::Error> {
+        let ids: Vec<Uuid> = streams_of(events, "TestCase")
+            .map(|(test_case_id, _)| test_case_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let plans: Vec<PlanRecord> = rows::load(
+            connection,
+            "SELECT coalesce(jsonb_agg(p), '[]') FROM coverage_plans p WHERE test_case_id = ANY($1)",
+            &ids,
+        )
+        .await?;
+        Ok(Self {
+            known: plans
+                .into_iter()
+                .map(|plan| (plan.test_case_id, plan))
+                .collect(),
+            changed: BTreeSet::new(),
+            validations: Vec::new(),
+        })
+    }
+
+    fn apply(&mut self, test_case_id: Uuid, stored: &StoredEvent, event: &TestCaseEvent) {
+        match event {
+            TestCaseEvent::Planned { plan, .. } | TestCaseEvent::PlanEdited { plan, .. } => {
+                let record = PlanRecord {
+                    test_case_id,
+                    technique: plan.technique.as_str().to_owned(),
+                    procedure: procedure_key(test_case_id, &plan.procedure),
+                    platforms: plan
+                        .platforms
+                        .iter()
+                        .map(|platform| platform.as_str().to_owned())
+                        .collect(),
+                    tags: plan
+                        .tags
+                        .iter()
+                        .map(|tag| tag.as_str().to_owned())
+                        .collect(),
+                    // A new plan starts at run 1; an edited one stays in its run.
+                    run: self.known.get(&test_case_id).map_or(1, |known| known.run),
+                };
+                self.known.insert(test_case_id, record);
+                self.changed.insert(test_case_id);
             }
-            None => Ok(()),
-        },
-        _ => Ok(()),
+            TestCaseEvent::Reopened { run, .. } => {
+                if let Some(plan) = self.known.get_mut(&test_case_id) {
+                    plan.run = i32::try_from(*run).unwrap_or(i32::MAX);
+                    self.changed.insert(test_case_id);
+                }
+            }
+            TestCaseEvent::ResultApproved {
+                approved_by,
+                at,
+                outcome,
+            } => {
+                if let (Some(outcome), Some(plan)) =
+                    (scored(*outcome), self.known.get(&test_case_id))
+                {
+                    self.validations.push(ValidationRecord {
+                        test_case_id,
+                        run: plan.run,
+                        technique: plan.technique.clone(),
+                        procedure: plan.procedure.clone(),
+                        outcome: outcome_name(outcome),
+                        validated_at: rows::as_stored(*at),
+                        approved_by: *approved_by,
+                        platforms: plan.platforms.clone(),
+                        tags: plan.tags.clone(),
+                        global_seq: stored.global_seq,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes the changed plans and the new validations, and makes each procedure's newest validation its
+    /// current result.
+    async fn store(&mut self, connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let changed: Vec<&PlanRecord> = self.changed.iter().map(|id| &self.known[id]).collect();
+        rows::upsert(connection, "coverage_plans", &["test_case_id"], &changed).await?;
+        self.changed.clear();
+        if self.validations.is_empty() {
+            return Ok(());
+        }
+        // A run approved before keeps its first validation, as its approval event is applied only once.
+        rows::insert_missing(
+            connection,
+            "coverage_validations",
+            &["test_case_id", "run"],
+            &self.validations,
+        )
+        .await?;
+        let positions: Vec<i64> = self
+            .validations
+            .iter()
+            .map(|validation| validation.global_seq)
+            .collect();
+        sqlx::query(
+            "INSERT INTO coverage_current AS c
+                 (technique, procedure, test_case_id, run, outcome, validated_at, platforms, tags, global_seq)
+             SELECT DISTINCT ON (technique, procedure)
+                    technique, procedure, test_case_id, run, outcome, validated_at, platforms, tags, global_seq
+               FROM coverage_validations WHERE global_seq = ANY($1)
+              ORDER BY technique, procedure, validated_at DESC, global_seq DESC
+             ON CONFLICT (technique, procedure) DO UPDATE SET test_case_id = excluded.test_case_id,
+                 run = excluded.run, outcome = excluded.outcome, validated_at = excluded.validated_at,
+                 platforms = excluded.platforms, tags = excluded.tags, global_seq = excluded.global_seq
+             WHERE (c.validated_at, c.global_seq) < (excluded.validated_at, excluded.global_seq)",
+        )
+        .bind(&positions)
+        .execute(connection)
+        .await?;
+        self.validations.clear();
+        Ok(())
     }
 }
 
@@ -122,79 +249,6 @@ fn scored(outcome: Outcome) -> Option<ScoredOutcome> {
         Outcome::Alerted => Some(ScoredOutcome::Alerted),
         Outcome::Blocked => Some(ScoredOutcome::Blocked),
     }
-}
-
-async fn save_plan(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    plan: &Plan,
-    run: Option<i32>,
-) -> Result<(), sqlx::Error> {
-    let platforms: Vec<&str> = plan
-        .platforms
-        .iter()
-        .map(domain::test_case::Platform::as_str)
-        .collect();
-    let tags: Vec<&str> = plan
-        .tags
-        .iter()
-        .map(domain::test_case::Tag::as_str)
-        .collect();
-    sqlx::query(
-        "INSERT INTO coverage_plans (test_case_id, technique, procedure, platforms, tags, run)
-         VALUES ($1, $2, $3, $4, $5, coalesce($6, 1))
-         ON CONFLICT (test_case_id) DO UPDATE SET technique = excluded.technique,
-             procedure = excluded.procedure, platforms = excluded.platforms, tags = excluded.tags",
-    )
-    .bind(test_case_id)
-    .bind(plan.technique.as_str())
-    .bind(procedure_key(test_case_id, &plan.procedure))
-    .bind(platforms)
-    .bind(tags)
-    .bind(run)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-async fn validate(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    stored: &StoredEvent,
-    approved_by: Uuid,
-    at: DateTime<Utc>,
-    outcome: ScoredOutcome,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO coverage_validations
-             (test_case_id, run, technique, procedure, outcome, validated_at, approved_by, platforms, tags,
-              global_seq)
-         SELECT test_case_id, run, technique, procedure, $2, $3, $4, platforms, tags, $5
-         FROM coverage_plans WHERE test_case_id = $1
-         ON CONFLICT (test_case_id, run) DO NOTHING",
-    )
-    .bind(test_case_id)
-    .bind(outcome_name(outcome))
-    .bind(at)
-    .bind(approved_by)
-    .bind(stored.global_seq)
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query(
-        "INSERT INTO coverage_current AS c
-             (technique, procedure, test_case_id, run, outcome, validated_at, platforms, tags, global_seq)
-         SELECT technique, procedure, test_case_id, run, outcome, validated_at, platforms, tags, global_seq
-         FROM coverage_validations WHERE test_case_id = $1 AND global_seq = $2
-         ON CONFLICT (technique, procedure) DO UPDATE SET test_case_id = excluded.test_case_id,
-             run = excluded.run, outcome = excluded.outcome, validated_at = excluded.validated_at,
-             platforms = excluded.platforms, tags = excluded.tags, global_seq = excluded.global_seq
-         WHERE (c.validated_at, c.global_seq) < (excluded.validated_at, excluded.global_seq)",
-    )
-    .bind(test_case_id)
-    .bind(stored.global_seq)
-    .execute(connection)
-    .await?;
-    Ok(())
 }
 
 async fn rule(

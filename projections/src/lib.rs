@@ -40,6 +40,7 @@ pub mod leader;
 pub mod notifications;
 pub mod paging;
 pub mod projector;
+mod rows;
 pub mod scoring_policies;
 pub mod test_cases;
 pub mod users;

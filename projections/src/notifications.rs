@@ -31,7 +31,8 @@
 //! position and the recipient, and its time is the event's `occurred_at`: a rebuild reproduces every row,
 //! and the read marks, keyed by that id, still apply.
 
-use std::collections::BTreeSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use domain::campaign::CampaignEvent;
@@ -41,8 +42,9 @@ use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::paging::PageCursor;
-use crate::projector::{Projection, StoredEvent};
-use crate::test_cases::{from_serde_name, invalid, serde_name};
+use crate::projector::{Projection, StoredEvent, streams_of};
+use crate::rows;
+use crate::test_cases::{from_serde_name, invalid};
 
 /// The namespace of notification ids (`"<global_seq>/<recipient>"` in it).
 const NOTIFICATION_NAMESPACE: Uuid = Uuid::from_u128(0x6165_6769_735f_6e6f_7469_6669_6361_0001);
@@ -74,7 +76,27 @@ impl Projection for Notifications {
         connection: &mut PgConnection,
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
-        // One pass in the global order: a campaign's instance must see its template as it was then.
+        // The test cases' memories are read once and written once per batch; campaign events are rare and go
+        // straight to their table. One pass in the global order: a campaign's instance must see its template
+        // as it was then.
+        let test_case_ids: Vec<Uuid> = streams_of(events, "TestCase")
+            .map(|(test_case_id, _)| test_case_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let remembered: Vec<TestCaseMemory> = rows::load(
+            connection,
+            "SELECT coalesce(jsonb_agg(m), '[]') FROM notification_test_cases m WHERE test_case_id = ANY($1)",
+            &test_case_ids,
+        )
+        .await?;
+        let mut batch = Batch {
+            test_cases: remembered
+                .into_iter()
+                .map(|memory| (memory.test_case_id, memory))
+                .collect(),
+            ..Batch::default()
+        };
         for stored in events {
             let aggregate_type = stored.aggregate_type.as_str();
             if !matches!(aggregate_type, "TestCase" | "Campaign") {
@@ -85,13 +107,55 @@ impl Projection for Notifications {
                 continue;
             };
             if aggregate_type == "TestCase" {
-                apply_test_case(connection, aggregate_id, stored, &stored.payload()?).await?;
+                batch.test_case(aggregate_id, stored, &stored.payload()?)?;
             } else {
-                apply_campaign(connection, aggregate_id, stored, &stored.payload()?).await?;
+                let event = stored.payload()?;
+                apply_campaign(connection, &mut batch, aggregate_id, stored, &event).await?;
             }
         }
-        Ok(())
+        let changed: Vec<&TestCaseMemory> = batch
+            .changed
+            .iter()
+            .map(|test_case_id| &batch.test_cases[test_case_id])
+            .collect();
+        rows::upsert(
+            connection,
+            "notification_test_cases",
+            &["test_case_id"],
+            &changed,
+        )
+        .await?;
+        rows::insert_missing(
+            connection,
+            "notifications",
+            &["notification_id"],
+            &batch.notifications,
+        )
+        .await
     }
+}
+
+/// What one batch remembers of its test cases and the notifications it writes.
+#[derive(Default)]
+struct Batch {
+    test_cases: BTreeMap<Uuid, TestCaseMemory>,
+    changed: BTreeSet<Uuid>,
+    notifications: Vec<NotificationRecord>,
+}
+
+/// A row of `notifications`.
+#[derive(Debug, serde::Serialize)]
+struct NotificationRecord {
+    notification_id: Uuid,
+    recipient: Uuid,
+    kind: NotificationKind,
+    subject_kind: SubjectKind,
+    subject_id: Uuid,
+    subject_title: String,
+    message: String,
+    actor_id: Option<String>,
+    created_at: DateTime<Utc>,
+    global_seq: i64,
 }
 
 /// What a notification is about, persisted by name (`"review_requested"`).
@@ -144,13 +208,9 @@ pub fn notification_id(global_seq: i64, recipient: Uuid) -> Uuid {
     )
 }
 
-/// Writes `drafts` for `cause`: one notification per recipient (the first draft wins), none for the actor
-/// or the nil user. Writing one again changes nothing.
-async fn notify(
-    connection: &mut PgConnection,
-    cause: &Cause<'_>,
-    drafts: Vec<Draft>,
-) -> Result<(), sqlx::Error> {
+/// Adds `drafts` for `cause` to the batch: one notification per recipient (the first draft wins), none for the
+/// actor or the nil user.
+fn notify(notifications: &mut Vec<NotificationRecord>, cause: &Cause<'_>, drafts: Vec<Draft>) {
     let mut seen = BTreeSet::new();
     let metadata_actor = cause
         .stored
@@ -162,33 +222,29 @@ async fn notify(
         if recipient.is_nil() || is_actor || !seen.insert(recipient) {
             continue;
         }
-        sqlx::query(
-            "INSERT INTO notifications (notification_id, recipient, kind, subject_kind, subject_id, subject_title,
-                                        message, actor_id, created_at, global_seq)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (notification_id) DO NOTHING",
-        )
-        .bind(notification_id(cause.stored.global_seq, recipient))
-        .bind(recipient)
-        .bind(serde_name(&draft.kind)?)
-        .bind(serde_name(&cause.subject_kind)?)
-        .bind(cause.subject_id)
-        .bind(cause.subject_title)
-        .bind(&draft.message)
-        .bind(cause.stored.actor_id())
-        .bind(cause.stored.occurred_at())
-        .bind(cause.stored.global_seq)
-        .execute(&mut *connection)
-        .await?;
+        notifications.push(NotificationRecord {
+            notification_id: notification_id(cause.stored.global_seq, recipient),
+            recipient,
+            kind: draft.kind,
+            subject_kind: cause.subject_kind,
+            subject_id: cause.subject_id,
+            subject_title: cause.subject_title.to_owned(),
+            message: draft.message,
+            actor_id: cause.stored.actor_id().map(str::to_owned),
+            created_at: rows::as_stored(cause.stored.occurred_at()),
+            global_seq: cause.stored.global_seq,
+        });
     }
-    Ok(())
 }
 
 // Test cases.
 
 /// What the projection remembers of a test case (`notification_test_cases`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct TestCaseMemory {
+    test_case_id: Uuid,
+    /// The sequence of the last event applied.
+    last_sequence: i64,
     title: String,
     red_assignee: Option<Uuid>,
     blue_assignee: Option<Uuid>,
@@ -222,97 +278,60 @@ const fn matters(event: &TestCaseEvent) -> bool {
     )
 }
 
-async fn apply_test_case(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    stored: &StoredEvent,
-    event: &TestCaseEvent,
-) -> Result<(), sqlx::Error> {
-    if let TestCaseEvent::Planned {
-        planned_by, plan, ..
-    } = event
-    {
-        let leads: Vec<Uuid> = Some(*planned_by)
-            .filter(|lead| !lead.is_nil())
-            .into_iter()
-            .collect();
-        sqlx::query(
-            "INSERT INTO notification_test_cases (test_case_id, last_sequence, title, leads, outcome_recorders)
-             VALUES ($1, $2, $3, $4, '{}')
-             ON CONFLICT (test_case_id) DO NOTHING",
-        )
-        .bind(test_case_id)
-        .bind(stored.sequence)
-        .bind(plan.title.as_str())
-        .bind(&leads)
-        .execute(&mut *connection)
-        .await?;
-        return Ok(());
+impl Batch {
+    fn test_case(
+        &mut self,
+        test_case_id: Uuid,
+        stored: &StoredEvent,
+        event: &TestCaseEvent,
+    ) -> Result<(), sqlx::Error> {
+        if let TestCaseEvent::Planned {
+            planned_by, plan, ..
+        } = event
+        {
+            // Known already: the event was applied before.
+            if let Entry::Vacant(entry) = self.test_cases.entry(test_case_id) {
+                entry.insert(TestCaseMemory {
+                    test_case_id,
+                    last_sequence: stored.sequence,
+                    title: plan.title.as_str().to_owned(),
+                    red_assignee: None,
+                    blue_assignee: None,
+                    leads: Some(*planned_by)
+                        .filter(|lead| !lead.is_nil())
+                        .into_iter()
+                        .collect(),
+                    outcome_recorders: Vec::new(),
+                });
+                self.changed.insert(test_case_id);
+            }
+            return Ok(());
+        }
+        if !matters(event) {
+            return Ok(());
+        }
+        let Some(memory) = self.test_cases.get_mut(&test_case_id) else {
+            return Err(invalid(format!(
+                "TestCase {test_case_id}: event {} arrived before the test case was planned",
+                stored.sequence
+            )));
+        };
+        if memory.last_sequence >= stored.sequence {
+            return Ok(());
+        }
+        memory.last_sequence = stored.sequence;
+        self.changed.insert(test_case_id);
+        let drafts = test_case_drafts(memory, event);
+        let cause = Cause {
+            stored,
+            subject_kind: SubjectKind::TestCase,
+            subject_id: test_case_id,
+            subject_title: &memory.title,
+            actor: Some(test_case_actor(event)),
+        };
+        notify(&mut self.notifications, &cause, drafts);
+        Ok(())
     }
-    if !matters(event) {
-        return Ok(());
-    }
-    let Some((last_sequence, mut memory)) = remembered_test_case(connection, test_case_id).await?
-    else {
-        return Err(invalid(format!(
-            "TestCase {test_case_id}: event {} arrived before the test case was planned",
-            stored.sequence
-        )));
-    };
-    if last_sequence >= stored.sequence {
-        return Ok(());
-    }
-    let actor = Some(test_case_actor(event));
-    let drafts = test_case_drafts(&mut memory, event);
-    sqlx::query(
-        "UPDATE notification_test_cases
-            SET last_sequence = $2, title = $3, red_assignee = $4, blue_assignee = $5, leads = $6,
-                outcome_recorders = $7
-          WHERE test_case_id = $1",
-    )
-    .bind(test_case_id)
-    .bind(stored.sequence)
-    .bind(&memory.title)
-    .bind(memory.red_assignee)
-    .bind(memory.blue_assignee)
-    .bind(&memory.leads)
-    .bind(&memory.outcome_recorders)
-    .execute(&mut *connection)
-    .await?;
-    let cause = Cause {
-        stored,
-        subject_kind: SubjectKind::TestCase,
-        subject_id: test_case_id,
-        subject_title: &memory.title,
-        actor,
-    };
-    notify(connection, &cause, drafts).await
-}
-
-async fn remembered_test_case(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-) -> Result<Option<(i64, TestCaseMemory)>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT last_sequence, title, red_assignee, blue_assignee, leads, outcome_recorders
-           FROM notification_test_cases WHERE test_case_id = $1",
-    )
-    .bind(test_case_id)
-    .fetch_optional(&mut *connection)
-    .await?;
-    row.map(|row| {
-        Ok((
-            row.try_get("last_sequence")?,
-            TestCaseMemory {
-                title: row.try_get("title")?,
-                red_assignee: row.try_get("red_assignee")?,
-                blue_assignee: row.try_get("blue_assignee")?,
-                leads: row.try_get("leads")?,
-                outcome_recorders: row.try_get("outcome_recorders")?,
-            },
-        ))
-    })
-    .transpose()
 }
 
 /// The user who gave the command behind a test case event (every one of them names theirs).
@@ -526,6 +545,7 @@ fn one_line(text: &str, max_chars: usize) -> String {
 
 async fn apply_campaign(
     connection: &mut PgConnection,
+    batch: &mut Batch,
     campaign_id: Uuid,
     stored: &StoredEvent,
     event: &CampaignEvent,
@@ -577,7 +597,8 @@ async fn apply_campaign(
                 subject_title: name.as_str(),
                 actor,
             };
-            notify(connection, &cause, drafts).await
+            notify(&mut batch.notifications, &cause, drafts);
+            Ok(())
         }
         CampaignEvent::RecurrenceSet { .. } => {
             // Whoever asks for a schedule wants to hear when it fires.

@@ -39,8 +39,7 @@ impl StoredEvent {
 
     /// Reads the payload; one this version cannot read is a bug to see, not to skip silently.
     pub fn payload<T: DeserializeOwned>(&self) -> Result<T, sqlx::Error> {
-        serde_json::from_value(self.payload.clone())
-            .map_err(|error| sqlx::Error::Decode(Box::new(error)))
+        T::deserialize(&self.payload).map_err(|error| sqlx::Error::Decode(Box::new(error)))
     }
 
     /// When the command behind the event was given, from the metadata written by the command layer; the time
@@ -297,51 +296,85 @@ impl Projector {
         }
     }
 
+    /// The projections `name` designates: every one when `None`.
+    fn chosen(&self, name: Option<&str>) -> Result<Vec<Arc<dyn Projection>>, ProjectorError> {
+        let chosen: Vec<Arc<dyn Projection>> = self
+            .projections
+            .iter()
+            .filter(|projection| name.is_none_or(|name| projection.name() == name))
+            .cloned()
+            .collect();
+        match name {
+            Some(name) if chosen.is_empty() => Err(ProjectorError::UnknownProjection {
+                name: name.to_owned(),
+                known: self.names().join(", "),
+            }),
+            _ => Ok(chosen),
+        }
+    }
+
     /// Empties the read models of `name` (every projection when `None`) and rewinds their checkpoints; the
     /// next steps rebuild them from the first event.
     pub async fn reset(&self, name: Option<&str>) -> Result<Vec<&'static str>, ProjectorError> {
-        let chosen: Vec<&Arc<dyn Projection>> = match name {
-            None => self.projections.iter().collect(),
-            Some(name) => {
-                let found: Vec<_> = self
-                    .projections
-                    .iter()
-                    .filter(|p| p.name() == name)
-                    .collect();
-                if found.is_empty() {
-                    return Err(ProjectorError::UnknownProjection {
-                        name: name.to_owned(),
-                        known: self.names().join(", "),
-                    });
-                }
-                found
-            }
-        };
+        let chosen = self.chosen(name)?;
         let mut transaction = self.pool.begin().await?;
         // Taking the checkpoint locks first keeps a running projector from applying a batch in between.
         lock_checkpoints(&mut transaction, &self.names()).await?;
         for projection in &chosen {
-            for table in projection.tables() {
-                sqlx::query(&format!("TRUNCATE {table}"))
-                    .execute(&mut *transaction)
-                    .await?;
-            }
-            sqlx::query(
-                "UPDATE projection_checkpoints
-                    SET tx_id = '0', global_seq = 0, events_applied = 0, updated_at = now()
-                  WHERE projection = $1",
-            )
-            .bind(projection.name())
-            .execute(&mut *transaction)
-            .await?;
+            empty(&mut transaction, projection.as_ref()).await?;
         }
         transaction.commit().await?;
         Ok(chosen.iter().map(|projection| projection.name()).collect())
     }
 
     /// Rebuilds `name` (or every projection) from zero and returns once it has caught up.
+    ///
+    /// The chosen projections are shared out among [`REBUILD_TRANSACTIONS`] transactions, each on its own
+    /// connection: their tables are emptied and their non-unique indexes dropped, the log is applied batch by
+    /// batch (read once, applied in every transaction at the same time while the next batch is read), the
+    /// indexes are built again over the full tables (far cheaper than maintaining them row by row) and the
+    /// transactions commit. A failure leaves the read models as they were; meanwhile readers wait on the
+    /// emptied tables instead of seeing half a read model, and a running projector waits on the checkpoints.
+    /// Events committed during the rebuild are applied by the catch-up that follows.
     pub async fn rebuild(&self, name: Option<&str>) -> Result<Vec<&'static str>, ProjectorError> {
-        let rebuilt = self.reset(name).await?;
+        let mut chosen = self.chosen(name)?;
+        // Checkpoint rows are locked in name order, as `lock_checkpoints` does, so that a running projector
+        // and this rebuild never wait on each other in a cycle.
+        chosen.sort_by_key(|projection| projection.name());
+        let mut groups: Vec<Vec<Arc<dyn Projection>>> =
+            vec![Vec::new(); REBUILD_TRANSACTIONS.min(chosen.len())];
+        for (index, projection) in chosen.into_iter().enumerate() {
+            groups[index % REBUILD_TRANSACTIONS].push(projection);
+        }
+        let mut rebuilds = Vec::with_capacity(groups.len());
+        for group in groups {
+            rebuilds.push(Rebuild::begin(&self.pool, group).await?);
+        }
+        let mut connection = self.pool.acquire().await?;
+        let mut events = read_batch(
+            &mut connection,
+            Position::default(),
+            self.settings.batch_size,
+        )
+        .await?;
+        while let Some(last) = events.last().map(StoredEvent::position) {
+            let applying = futures::future::try_join_all(
+                rebuilds
+                    .iter_mut()
+                    .map(|rebuild| rebuild.apply(&events, last)),
+            );
+            let (applied, next) = tokio::join!(
+                applying,
+                read_batch(&mut connection, last, self.settings.batch_size)
+            );
+            applied?;
+            events = next?;
+        }
+        drop(connection);
+        let mut rebuilt = Vec::new();
+        for rebuild in rebuilds {
+            rebuilt.extend(rebuild.commit().await?);
+        }
         self.catch_up().await?;
         Ok(rebuilt)
     }
@@ -376,6 +409,135 @@ impl Projector {
         }
         Ok(lags)
     }
+}
+
+/// Empties a projection's tables and rewinds its checkpoint (whose row the caller has locked).
+async fn empty(
+    connection: &mut PgConnection,
+    projection: &dyn Projection,
+) -> Result<(), sqlx::Error> {
+    for table in projection.tables() {
+        sqlx::query(&format!("TRUNCATE {table}"))
+            .execute(&mut *connection)
+            .await?;
+    }
+    sqlx::query(
+        "UPDATE projection_checkpoints
+            SET tx_id = '0', global_seq = 0, events_applied = 0, updated_at = now()
+          WHERE projection = $1",
+    )
+    .bind(projection.name())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// How many transactions (and connections) a rebuild spreads the projections over: enough to keep two cores
+/// busy while one waits, few enough to leave the pool to the server.
+pub const REBUILD_TRANSACTIONS: usize = 3;
+
+/// Projections being rebuilt in one transaction (see [`Projector::rebuild`]).
+struct Rebuild {
+    projections: Vec<Arc<dyn Projection>>,
+    transaction: sqlx::Transaction<'static, sqlx::Postgres>,
+    /// `CREATE INDEX` statements of the indexes dropped for the rebuild.
+    dropped_indexes: Vec<String>,
+}
+
+impl Rebuild {
+    async fn begin(
+        pool: &PgPool,
+        projections: Vec<Arc<dyn Projection>>,
+    ) -> Result<Self, ProjectorError> {
+        let mut transaction = pool.begin().await?;
+        let names: Vec<&'static str> = projections
+            .iter()
+            .map(|projection| projection.name())
+            .collect();
+        lock_checkpoints(&mut transaction, &names).await?;
+        let mut dropped_indexes = Vec::new();
+        for projection in &projections {
+            let failed = |source| ProjectorError::Projection {
+                projection: projection.name(),
+                source,
+            };
+            empty(&mut transaction, projection.as_ref())
+                .await
+                .map_err(failed)?;
+            dropped_indexes.extend(
+                drop_secondary_indexes(&mut transaction, projection.tables())
+                    .await
+                    .map_err(failed)?,
+            );
+        }
+        Ok(Self {
+            projections,
+            transaction,
+            dropped_indexes,
+        })
+    }
+
+    async fn apply(
+        &mut self,
+        events: &[StoredEvent],
+        last: Position,
+    ) -> Result<(), ProjectorError> {
+        for projection in &self.projections {
+            let name = projection.name();
+            projection
+                .apply(&mut self.transaction, events)
+                .await
+                .map_err(|source| ProjectorError::Projection {
+                    projection: name,
+                    source,
+                })?;
+            save_checkpoint(&mut self.transaction, name, last, events.len()).await?;
+            metrics::counter!("aegis_projection_events_applied_total", "projection" => name)
+                .increment(events.len() as u64);
+        }
+        Ok(())
+    }
+
+    async fn commit(mut self) -> Result<Vec<&'static str>, ProjectorError> {
+        for definition in &self.dropped_indexes {
+            sqlx::query(definition)
+                .execute(&mut *self.transaction)
+                .await?;
+        }
+        self.transaction.commit().await?;
+        Ok(self
+            .projections
+            .iter()
+            .map(|projection| projection.name())
+            .collect())
+    }
+}
+
+/// Drops the non-unique indexes of `tables` and returns their definitions. Only indexes this role may drop and
+/// create again: those of tables whose owner's rights it has. Unique ones stay, as upserts rely on them.
+async fn drop_secondary_indexes(
+    connection: &mut PgConnection,
+    tables: &[&str],
+) -> Result<Vec<String>, sqlx::Error> {
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+           FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+          WHERE i.indrelid IN (SELECT to_regclass(name) FROM unnest($1::text[]) AS name)
+            AND NOT i.indisunique
+            AND pg_has_role(current_user, t.relowner, 'USAGE')
+          ORDER BY 1",
+    )
+    .bind(tables)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut definitions = Vec::with_capacity(indexes.len());
+    for (index, definition) in indexes {
+        sqlx::query(&format!("DROP INDEX {index}"))
+            .execute(&mut *connection)
+            .await?;
+        definitions.push(definition);
+    }
+    Ok(definitions)
 }
 
 /// Locks (creating when missing) the checkpoint rows of `names`, in name order so that concurrent lockers

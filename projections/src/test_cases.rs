@@ -10,13 +10,13 @@
 //! changes nothing unless it is newer (see `claim`); all child rows of an event are written only then.
 //! Rows carry the events' own times, never the clock, so a rebuild reproduces them exactly.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::error::Error as StdError;
 
 use chrono::{DateTime, Utc};
 use domain::test_case::{
-    ActiveState, DefenseOutcome, DetectionRuleRef, EvidenceRef, Execution, Outcome, Plan,
-    ProcedureSource, Severity, Side, Tag, TechniqueId, TestCaseEvent, TestState,
+    ActiveState, DefenseOutcome, EvidenceRef, Outcome, Plan, ProcedureSource, Severity, Side, Tag,
+    TechniqueId, TestCaseEvent, TestState,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use crate::paging::PageCursor;
 use crate::projector::{Projection, StoredEvent, streams_of};
+use crate::rows;
 
 /// Keeps `test_cases` and its child tables in step with `TestCase` events.
 #[derive(Debug, Clone, Copy, Default)]
@@ -54,12 +55,147 @@ impl Projection for TestCases {
         connection: &mut PgConnection,
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
-        for (test_case_id, event) in streams_of(events, "TestCase") {
-            let payload: TestCaseEvent = event.payload()?;
-            apply(connection, test_case_id, event.sequence, &payload).await?;
+        let events = streams_of(events, "TestCase")
+            .map(|(test_case_id, event)| Ok((test_case_id, event.sequence, event.payload()?)))
+            .collect::<Result<Vec<(Uuid, i64, TestCaseEvent)>, sqlx::Error>>()?;
+        let mut batch = Batch::load(connection, &events).await?;
+        for (test_case_id, sequence, event) in &events {
+            batch.apply(*test_case_id, *sequence, event)?;
         }
-        Ok(())
+        batch.store(connection).await
     }
+}
+
+// The write side: each batch loads the rows its events touch (the test cases, and the current run with its
+// outcomes and evidence: events only ever change the current run), folds the events into them in order, and
+// writes every changed row once.
+
+/// A row of `test_cases`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CaseRecord {
+    test_case_id: Uuid,
+    last_sequence: i64,
+    run: i32,
+    state: String,
+    paused_from: Option<String>,
+    title: String,
+    objective: String,
+    technique: String,
+    procedure_source: Value,
+    steps: String,
+    platforms: Vec<String>,
+    targets: Vec<String>,
+    tags: Vec<String>,
+    blind: bool,
+    revealed: bool,
+    red_assignee: Option<Uuid>,
+    blue_assignee: Option<Uuid>,
+    detection_rules: Vec<String>,
+    outcome: Option<String>,
+    time_to_detect_ms: Option<i64>,
+    first_execution_started_at: Option<DateTime<Utc>>,
+    planned_by: Uuid,
+    planned_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    state_changed_at: DateTime<Utc>,
+    last_changed_at: DateTime<Utc>,
+}
+
+/// A row of `test_case_runs`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct RunRecord {
+    test_case_id: Uuid,
+    run: i32,
+    started_at: DateTime<Utc>,
+    started_by: Uuid,
+    reopen_reason: Option<String>,
+    outcome: Option<String>,
+    time_to_detect_ms: Option<i64>,
+    first_execution_started_at: Option<DateTime<Utc>>,
+    approved_outcome: Option<String>,
+    approved_by: Option<Uuid>,
+    completed_at: Option<DateTime<Utc>>,
+    abandoned_by: Option<Uuid>,
+    abandoned_at: Option<DateTime<Utc>>,
+    abandon_reason: Option<String>,
+}
+
+/// A row of `test_case_outcomes`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct OutcomeRecord {
+    test_case_id: Uuid,
+    run: i32,
+    tool: String,
+    outcome: String,
+    severity: Option<String>,
+    detected_at: Option<DateTime<Utc>>,
+    rules_fired: Vec<String>,
+    recorded_by: Uuid,
+    recorded_at: DateTime<Utc>,
+}
+
+/// A row of `test_case_executions`.
+#[derive(Debug, Clone, serde::Serialize)]
+struct ExecutionRecord<'a> {
+    test_case_id: Uuid,
+    sequence: i64,
+    run: i32,
+    command: &'a str,
+    target: &'a str,
+    started_at: DateTime<Utc>,
+    stopped_at: DateTime<Utc>,
+    output_excerpt: &'a str,
+    recorded_by: Uuid,
+    recorded_at: DateTime<Utc>,
+}
+
+/// A row of `test_case_comments`.
+#[derive(Debug, Clone, serde::Serialize)]
+struct CommentRecord<'a> {
+    test_case_id: Uuid,
+    sequence: i64,
+    run: i32,
+    author: Uuid,
+    body: &'a str,
+    at: DateTime<Utc>,
+}
+
+/// A row of `test_case_evidence`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct EvidenceRecord {
+    test_case_id: Uuid,
+    run: i32,
+    evidence_id: Uuid,
+    side: String,
+    sha256: String,
+    file_name: String,
+    attached_by: Uuid,
+    attached_at: DateTime<Utc>,
+    removed: bool,
+    removed_by: Option<Uuid>,
+    removed_at: Option<DateTime<Utc>>,
+    size: Option<i64>,
+    content_type: Option<String>,
+}
+
+type RunKey = (Uuid, i32);
+
+/// The rows one batch reads and writes. Maps are ordered so that rows are written in the same order every time.
+#[derive(Default)]
+struct Batch<'a> {
+    cases: BTreeMap<Uuid, CaseRecord>,
+    /// The current run of each test case (and any run a reopen started in this batch).
+    runs: BTreeMap<RunKey, RunRecord>,
+    /// The current run's outcomes, by tool.
+    outcomes: BTreeMap<RunKey, BTreeMap<String, OutcomeRecord>>,
+    /// The current run's evidence.
+    evidence: BTreeMap<RunKey, BTreeMap<Uuid, EvidenceRecord>>,
+    executions: Vec<ExecutionRecord<'a>>,
+    comments: Vec<CommentRecord<'a>>,
+    changed_cases: BTreeSet<Uuid>,
+    changed_runs: BTreeSet<RunKey>,
+    changed_outcomes: BTreeSet<(RunKey, String)>,
+    changed_evidence: BTreeSet<(RunKey, Uuid)>,
 }
 
 /// Where an event applies: its test case, its sequence in the test case's stream, the run it belongs to
@@ -72,156 +208,566 @@ struct Step {
     at: DateTime<Utc>,
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "one short arm per event, so the projection reads as the event list"
-)]
-async fn apply(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    sequence: i64,
-    event: &TestCaseEvent,
-) -> Result<(), sqlx::Error> {
-    if let TestCaseEvent::Planned {
-        planned_by,
-        at,
-        plan,
-    } = event
-    {
-        return insert_planned(connection, test_case_id, sequence, *planned_by, *at, plan).await;
+impl Step {
+    fn run_key(self) -> RunKey {
+        (self.test_case_id, self.run)
     }
-    let at = event_time(event);
-    let Some(run) = claim(connection, test_case_id, sequence, at).await? else {
-        return Ok(());
-    };
-    let step = Step {
-        test_case_id,
-        sequence,
-        run,
-        at,
-    };
-    if let Some(state) = state_after(event) {
-        set_state(connection, test_case_id, state, at).await?;
+}
+
+impl<'a> Batch<'a> {
+    async fn load(
+        connection: &mut PgConnection,
+        events: &[(Uuid, i64, TestCaseEvent)],
+    ) -> Result<Self, sqlx::Error> {
+        let ids: Vec<Uuid> = events
+            .iter()
+            .map(|(test_case_id, _, _)| *test_case_id)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut batch = Self::default();
+        let cases: Vec<CaseRecord> = rows::load(
+            connection,
+            "SELECT coalesce(jsonb_agg(c), '[]') FROM test_cases c WHERE test_case_id = ANY($1)",
+            &ids,
+        )
+        .await?;
+        batch.cases = cases
+            .into_iter()
+            .map(|case| (case.test_case_id, case))
+            .collect();
+        let current: Vec<Uuid> = batch.cases.keys().copied().collect();
+        let runs: Vec<RunRecord> = rows::load(
+            connection,
+            "SELECT coalesce(jsonb_agg(r), '[]')
+               FROM test_case_runs r JOIN test_cases c USING (test_case_id, run)
+              WHERE c.test_case_id = ANY($1)",
+            &current,
+        )
+        .await?;
+        batch.runs = runs
+            .into_iter()
+            .map(|run| ((run.test_case_id, run.run), run))
+            .collect();
+        let outcomes: Vec<OutcomeRecord> = rows::load(
+            connection,
+            "SELECT coalesce(jsonb_agg(o), '[]')
+               FROM test_case_outcomes o JOIN test_cases c USING (test_case_id, run)
+              WHERE c.test_case_id = ANY($1)",
+            &current,
+        )
+        .await?;
+        for outcome in outcomes {
+            batch
+                .outcomes
+                .entry((outcome.test_case_id, outcome.run))
+                .or_default()
+                .insert(outcome.tool.clone(), outcome);
+        }
+        let evidence: Vec<EvidenceRecord> = rows::load(
+            connection,
+            "SELECT coalesce(jsonb_agg(e), '[]')
+               FROM test_case_evidence e JOIN test_cases c USING (test_case_id, run)
+              WHERE c.test_case_id = ANY($1)",
+            &current,
+        )
+        .await?;
+        for item in evidence {
+            batch
+                .evidence
+                .entry((item.test_case_id, item.run))
+                .or_default()
+                .insert(item.evidence_id, item);
+        }
+        Ok(batch)
     }
-    match event {
-        TestCaseEvent::PlanEdited { plan, .. } => update_plan(connection, test_case_id, plan).await,
-        TestCaseEvent::Assigned {
-            red_assignee,
-            blue_assignee,
-            ..
-        } => {
-            sqlx::query(
-                "UPDATE test_cases
-                    SET red_assignee = coalesce($2, red_assignee), blue_assignee = coalesce($3, blue_assignee)
-                  WHERE test_case_id = $1",
-            )
-            .bind(test_case_id)
-            .bind(red_assignee)
-            .bind(blue_assignee)
-            .execute(connection)
-            .await
-            .map(drop)
+
+    async fn store(self, connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let cases: Vec<&CaseRecord> = self
+            .changed_cases
+            .iter()
+            .map(|id| &self.cases[id])
+            .collect();
+        rows::upsert(connection, "test_cases", &["test_case_id"], &cases).await?;
+        let runs: Vec<&RunRecord> = self
+            .changed_runs
+            .iter()
+            .map(|key| &self.runs[key])
+            .collect();
+        rows::upsert(
+            connection,
+            "test_case_runs",
+            &["test_case_id", "run"],
+            &runs,
+        )
+        .await?;
+        let outcomes: Vec<&OutcomeRecord> = self
+            .changed_outcomes
+            .iter()
+            .map(|(run, tool)| &self.outcomes[run][tool])
+            .collect();
+        rows::upsert(
+            connection,
+            "test_case_outcomes",
+            &["test_case_id", "run", "tool"],
+            &outcomes,
+        )
+        .await?;
+        let evidence: Vec<&EvidenceRecord> = self
+            .changed_evidence
+            .iter()
+            .map(|(run, id)| &self.evidence[run][id])
+            .collect();
+        rows::upsert(
+            connection,
+            "test_case_evidence",
+            &["test_case_id", "run", "evidence_id"],
+            &evidence,
+        )
+        .await?;
+        rows::insert(connection, "test_case_executions", &self.executions).await?;
+        rows::insert(connection, "test_case_comments", &self.comments).await
+    }
+
+    fn apply(
+        &mut self,
+        test_case_id: Uuid,
+        sequence: i64,
+        event: &'a TestCaseEvent,
+    ) -> Result<(), sqlx::Error> {
+        if let TestCaseEvent::Planned {
+            planned_by,
+            at,
+            plan,
+        } = event
+        {
+            self.plan(
+                test_case_id,
+                sequence,
+                *planned_by,
+                rows::as_stored(*at),
+                plan,
+            )?;
+            return Ok(());
         }
-        TestCaseEvent::ExecutionRecorded {
+        let at = rows::as_stored(event_time(event));
+        let Some(run) = self.claim(test_case_id, sequence, at)? else {
+            return Ok(());
+        };
+        let step = Step {
+            test_case_id,
+            sequence,
+            run,
+            at,
+        };
+        if let Some(state) = state_after(event) {
+            let case = self.case(test_case_id);
+            state.as_str().clone_into(&mut case.state);
+            case.paused_from = match state {
+                TestState::Paused { previous } => {
+                    Some(TestState::from(previous).as_str().to_owned())
+                }
+                _ => None,
+            };
+            case.state_changed_at = at;
+        }
+        self.change(step, event)
+    }
+
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one short arm per event, so the projection reads as the event list"
+    )]
+    fn change(&mut self, step: Step, event: &'a TestCaseEvent) -> Result<(), sqlx::Error> {
+        match event {
+            TestCaseEvent::PlanEdited { plan, .. } => {
+                let procedure = procedure_json(&plan.procedure)?;
+                let case = self.case(step.test_case_id);
+                plan.title.as_str().clone_into(&mut case.title);
+                plan.objective.as_str().clone_into(&mut case.objective);
+                plan.technique.as_str().clone_into(&mut case.technique);
+                case.procedure_source = procedure;
+                plan.steps.as_str().clone_into(&mut case.steps);
+                case.platforms = keywords(&plan.platforms, |platform| platform.as_str());
+                case.targets = keywords(&plan.targets, |target| target.as_str());
+                case.tags = keywords(&plan.tags, |tag| tag.as_str());
+                case.blind = plan.blind;
+            }
+            TestCaseEvent::Assigned {
+                red_assignee,
+                blue_assignee,
+                ..
+            } => {
+                let case = self.case(step.test_case_id);
+                case.red_assignee = red_assignee.or(case.red_assignee);
+                case.blue_assignee = blue_assignee.or(case.blue_assignee);
+            }
+            TestCaseEvent::ExecutionRecorded {
+                recorded_by,
+                execution,
+                ..
+            } => {
+                let started_at = rows::as_stored(execution.started_at);
+                self.executions.push(ExecutionRecord {
+                    test_case_id: step.test_case_id,
+                    sequence: step.sequence,
+                    run: step.run,
+                    command: execution.command.as_str(),
+                    target: execution.target.as_str(),
+                    started_at,
+                    stopped_at: rows::as_stored(execution.stopped_at),
+                    output_excerpt: execution.output_excerpt.as_str(),
+                    recorded_by: *recorded_by,
+                    recorded_at: step.at,
+                });
+                let case = self.case(step.test_case_id);
+                let first = case
+                    .first_execution_started_at
+                    .map_or(started_at, |first| first.min(started_at));
+                case.first_execution_started_at = Some(first);
+                self.refresh_result(step)?;
+            }
+            TestCaseEvent::OutcomeRecorded {
+                recorded_by,
+                defense,
+                ..
+            } => {
+                self.record_outcome(step, *recorded_by, defense)?;
+                self.refresh_result(step)?;
+            }
+            TestCaseEvent::ResultApproved {
+                approved_by,
+                outcome,
+                ..
+            } => self.approve(step, *approved_by, *outcome)?,
+            TestCaseEvent::Abandoned {
+                abandoned_by,
+                reason,
+                ..
+            } => {
+                let run = self.run(step)?;
+                run.abandoned_by = Some(*abandoned_by);
+                run.abandoned_at = Some(step.at);
+                run.abandon_reason = Some(reason.as_str().to_owned());
+            }
+            TestCaseEvent::Reopened {
+                reopened_by,
+                reason,
+                run: next_run,
+                ..
+            } => self.reopen(step, *next_run, *reopened_by, reason.as_str())?,
+            TestCaseEvent::RevealedToBlue { .. } => self.case(step.test_case_id).revealed = true,
+            TestCaseEvent::DetectionRuleLinked { rule, .. } => self
+                .case(step.test_case_id)
+                .detection_rules
+                .push(rule.as_str().to_owned()),
+            TestCaseEvent::DetectionRuleUnlinked { rule, .. } => self
+                .case(step.test_case_id)
+                .detection_rules
+                .retain(|linked| linked != rule.as_str()),
+            TestCaseEvent::CommentAdded { author, body, .. } => {
+                self.comments.push(CommentRecord {
+                    test_case_id: step.test_case_id,
+                    sequence: step.sequence,
+                    run: step.run,
+                    author: *author,
+                    body: body.as_str(),
+                    at: step.at,
+                });
+            }
+            TestCaseEvent::EvidenceAttached {
+                attached_by,
+                side,
+                evidence,
+                ..
+            } => self.attach_evidence(step, *attached_by, *side, evidence)?,
+            TestCaseEvent::EvidenceRemoved {
+                removed_by,
+                evidence_id,
+                ..
+            } => {
+                // Like an UPDATE that finds no row, removing evidence the run does not hold changes nothing.
+                if let Some(item) = self
+                    .evidence
+                    .get_mut(&step.run_key())
+                    .and_then(|evidence| evidence.get_mut(evidence_id))
+                {
+                    item.removed = true;
+                    item.removed_by = Some(*removed_by);
+                    item.removed_at = Some(step.at);
+                    self.changed_evidence.insert((step.run_key(), *evidence_id));
+                }
+            }
+            // Only a state change, made by the caller.
+            TestCaseEvent::Planned { .. }
+            | TestCaseEvent::ExecutionStarted { .. }
+            | TestCaseEvent::ExecutionCompleted { .. }
+            | TestCaseEvent::ReviewStarted { .. }
+            | TestCaseEvent::SubmittedForApproval { .. }
+            | TestCaseEvent::ResultRejected { .. }
+            | TestCaseEvent::Paused { .. }
+            | TestCaseEvent::Resumed { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// A test case planned by `Planned`; nothing when it is known already (the event was applied before).
+    fn plan(
+        &mut self,
+        test_case_id: Uuid,
+        sequence: i64,
+        planned_by: Uuid,
+        at: DateTime<Utc>,
+        plan: &Plan,
+    ) -> Result<(), sqlx::Error> {
+        if self.cases.contains_key(&test_case_id) {
+            return Ok(());
+        }
+        let case = CaseRecord {
+            test_case_id,
+            last_sequence: sequence,
+            run: 1,
+            state: TestState::Planned.as_str().to_owned(),
+            paused_from: None,
+            title: plan.title.as_str().to_owned(),
+            objective: plan.objective.as_str().to_owned(),
+            technique: plan.technique.as_str().to_owned(),
+            procedure_source: procedure_json(&plan.procedure)?,
+            steps: plan.steps.as_str().to_owned(),
+            platforms: keywords(&plan.platforms, |platform| platform.as_str()),
+            targets: keywords(&plan.targets, |target| target.as_str()),
+            tags: keywords(&plan.tags, |tag| tag.as_str()),
+            blind: plan.blind,
+            revealed: false,
+            red_assignee: None,
+            blue_assignee: None,
+            detection_rules: Vec::new(),
+            outcome: None,
+            time_to_detect_ms: None,
+            first_execution_started_at: None,
+            planned_by,
+            planned_at: at,
+            completed_at: None,
+            state_changed_at: at,
+            last_changed_at: at,
+        };
+        self.cases.insert(test_case_id, case);
+        self.changed_cases.insert(test_case_id);
+        self.start_run(test_case_id, 1, at, planned_by, None);
+        Ok(())
+    }
+
+    /// Marks `sequence` as applied to the test case and returns its current run, or `None` when the event was
+    /// applied before. An event for a test case that was never planned is an error: the aggregate only emits
+    /// events after `Planned`, so the log or this projection is broken and must not be papered over.
+    fn claim(
+        &mut self,
+        test_case_id: Uuid,
+        sequence: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i32>, sqlx::Error> {
+        let Some(case) = self.cases.get_mut(&test_case_id) else {
+            return Err(invalid(format!(
+                "TestCase {test_case_id}: event {sequence} arrived before the test case was planned"
+            )));
+        };
+        if case.last_sequence >= sequence {
+            return Ok(None);
+        }
+        case.last_sequence = sequence;
+        case.last_changed_at = at;
+        self.changed_cases.insert(test_case_id);
+        Ok(Some(case.run))
+    }
+
+    /// A test case already claimed in this batch.
+    fn case(&mut self, test_case_id: Uuid) -> &mut CaseRecord {
+        self.cases
+            .get_mut(&test_case_id)
+            .expect("claimed before it is changed")
+    }
+
+    /// The current run of a claimed test case, marked changed.
+    fn run(&mut self, step: Step) -> Result<&mut RunRecord, sqlx::Error> {
+        self.changed_runs.insert(step.run_key());
+        self.runs.get_mut(&step.run_key()).ok_or_else(|| {
+            invalid(format!(
+                "TestCase {}: run {} is missing from test_case_runs",
+                step.test_case_id, step.run
+            ))
+        })
+    }
+
+    fn start_run(
+        &mut self,
+        test_case_id: Uuid,
+        run: i32,
+        at: DateTime<Utc>,
+        started_by: Uuid,
+        reopen_reason: Option<&str>,
+    ) {
+        let record = RunRecord {
+            test_case_id,
+            run,
+            started_at: at,
+            started_by,
+            reopen_reason: reopen_reason.map(str::to_owned),
+            outcome: None,
+            time_to_detect_ms: None,
+            first_execution_started_at: None,
+            approved_outcome: None,
+            approved_by: None,
+            completed_at: None,
+            abandoned_by: None,
+            abandoned_at: None,
+            abandon_reason: None,
+        };
+        self.runs.insert((test_case_id, run), record);
+        self.changed_runs.insert((test_case_id, run));
+    }
+
+    fn record_outcome(
+        &mut self,
+        step: Step,
+        recorded_by: Uuid,
+        defense: &DefenseOutcome,
+    ) -> Result<(), sqlx::Error> {
+        let record = OutcomeRecord {
+            test_case_id: step.test_case_id,
+            run: step.run,
+            tool: defense.tool.as_str().to_owned(),
+            outcome: serde_name(&defense.outcome)?,
+            severity: defense.severity.as_ref().map(serde_name).transpose()?,
+            detected_at: defense.detected_at.map(rows::as_stored),
+            rules_fired: defense
+                .rules_fired
+                .iter()
+                .map(|rule| rule.as_str().to_owned())
+                .collect(),
             recorded_by,
-            execution,
-            ..
-        } => record_execution(connection, step, *recorded_by, execution).await,
-        TestCaseEvent::OutcomeRecorded {
-            recorded_by,
-            defense,
-            ..
-        } => record_outcome(connection, step, *recorded_by, defense).await,
-        TestCaseEvent::ResultApproved {
-            approved_by,
-            outcome,
-            ..
-        } => approve(connection, step, *approved_by, *outcome).await,
-        TestCaseEvent::Abandoned {
-            abandoned_by,
-            reason,
-            ..
-        } => {
-            sqlx::query(
-                "UPDATE test_case_runs SET abandoned_by = $3, abandoned_at = $4, abandon_reason = $5
-                  WHERE test_case_id = $1 AND run = $2",
-            )
-            .bind(test_case_id)
-            .bind(run)
-            .bind(abandoned_by)
-            .bind(at)
-            .bind(reason.as_str())
-            .execute(connection)
-            .await
-            .map(drop)
+            recorded_at: step.at,
+        };
+        // Recording a tool again replaces its outcome in this run, as in the aggregate.
+        self.changed_outcomes
+            .insert((step.run_key(), record.tool.clone()));
+        self.outcomes
+            .entry(step.run_key())
+            .or_default()
+            .insert(record.tool.clone(), record);
+        Ok(())
+    }
+
+    /// Derives the current run's outcome and time to detect from its outcomes and executions, into the run
+    /// and the test case.
+    fn refresh_result(&mut self, step: Step) -> Result<(), sqlx::Error> {
+        let outcomes = self.outcomes.get(&step.run_key());
+        let derived = outcomes
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .map(|record| from_serde_name(&record.outcome))
+            .collect::<Result<Vec<Outcome>, _>>()?;
+        let detected_at = outcomes
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .filter_map(|record| record.detected_at)
+            .min();
+        let outcome = derived_outcome(&derived)
+            .as_ref()
+            .map(serde_name)
+            .transpose()?;
+        let case = self.case(step.test_case_id);
+        let started_at = case.first_execution_started_at;
+        let time_to_detect = time_to_detect_ms(started_at, detected_at);
+        case.outcome.clone_from(&outcome);
+        case.time_to_detect_ms = time_to_detect;
+        let run = self.run(step)?;
+        run.outcome = outcome;
+        run.time_to_detect_ms = time_to_detect;
+        run.first_execution_started_at = started_at;
+        Ok(())
+    }
+
+    /// Completes the run with the outcome the lead approved; the state is set by the caller.
+    fn approve(
+        &mut self,
+        step: Step,
+        approved_by: Uuid,
+        approved: Outcome,
+    ) -> Result<(), sqlx::Error> {
+        let approved_name = serde_name(&approved)?;
+        let case = self.case(step.test_case_id);
+        // The aggregate approves the outcome it derives; a difference means this projection derives it
+        // differently, which the read side must hear about even though the approved outcome is recorded.
+        if case.outcome.as_deref() != Some(approved_name.as_str()) {
+            tracing::warn!(
+                test_case_id = %step.test_case_id, run = step.run, derived = ?case.outcome, approved = %approved_name,
+                "the projected outcome differs from the approved one"
+            );
         }
-        TestCaseEvent::Reopened {
-            reopened_by,
-            reason,
-            run: next_run,
-            ..
-        } => reopen(connection, step, *next_run, *reopened_by, reason.as_str()).await,
-        TestCaseEvent::RevealedToBlue { .. } => {
-            sqlx::query("UPDATE test_cases SET revealed = true WHERE test_case_id = $1")
-                .bind(test_case_id)
-                .execute(connection)
-                .await
-                .map(drop)
-        }
-        TestCaseEvent::DetectionRuleLinked { rule, .. } => {
-            set_rules(connection, test_case_id, "array_append", rule.as_str()).await
-        }
-        TestCaseEvent::DetectionRuleUnlinked { rule, .. } => {
-            set_rules(connection, test_case_id, "array_remove", rule.as_str()).await
-        }
-        TestCaseEvent::CommentAdded { author, body, .. } => {
-            sqlx::query(
-                "INSERT INTO test_case_comments (test_case_id, sequence, run, author, body, at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(test_case_id)
-            .bind(sequence)
-            .bind(run)
-            .bind(author)
-            .bind(body.as_str())
-            .bind(at)
-            .execute(connection)
-            .await
-            .map(drop)
-        }
-        TestCaseEvent::EvidenceAttached {
+        case.completed_at = Some(step.at);
+        let run = self.run(step)?;
+        run.approved_outcome = Some(approved_name);
+        run.approved_by = Some(approved_by);
+        run.completed_at = Some(step.at);
+        Ok(())
+    }
+
+    /// Starts `next_run` with the same plan, assignees, rules and reveal, and without a result; the state is
+    /// set by the caller.
+    fn reopen(
+        &mut self,
+        step: Step,
+        next_run: u32,
+        reopened_by: Uuid,
+        reason: &str,
+    ) -> Result<(), sqlx::Error> {
+        let run = i32::try_from(next_run)
+            .map_err(|_| invalid(format!("run {next_run} is out of range")))?;
+        let case = self.case(step.test_case_id);
+        case.run = run;
+        case.outcome = None;
+        case.time_to_detect_ms = None;
+        case.first_execution_started_at = None;
+        case.completed_at = None;
+        self.start_run(step.test_case_id, run, step.at, reopened_by, Some(reason));
+        Ok(())
+    }
+
+    fn attach_evidence(
+        &mut self,
+        step: Step,
+        attached_by: Uuid,
+        side: Side,
+        evidence: &EvidenceRef,
+    ) -> Result<(), sqlx::Error> {
+        // Evidence removed earlier in the run may be attached again under its id.
+        let record = EvidenceRecord {
+            test_case_id: step.test_case_id,
+            run: step.run,
+            evidence_id: evidence.id,
+            side: serde_name(&side)?,
+            sha256: evidence.sha256.as_str().to_owned(),
+            file_name: evidence.file_name.as_str().to_owned(),
             attached_by,
-            side,
-            evidence,
-            ..
-        } => attach_evidence(connection, step, *attached_by, *side, evidence).await,
-        TestCaseEvent::EvidenceRemoved {
-            removed_by,
-            evidence_id,
-            ..
-        } => {
-            sqlx::query(
-                "UPDATE test_case_evidence SET removed = true, removed_by = $4, removed_at = $5
-                  WHERE test_case_id = $1 AND run = $2 AND evidence_id = $3",
-            )
-            .bind(test_case_id)
-            .bind(run)
-            .bind(evidence_id)
-            .bind(removed_by)
-            .bind(at)
-            .execute(connection)
-            .await
-            .map(drop)
-        }
-        // Only a state change, made above.
-        TestCaseEvent::Planned { .. }
-        | TestCaseEvent::ExecutionStarted { .. }
-        | TestCaseEvent::ExecutionCompleted { .. }
-        | TestCaseEvent::ReviewStarted { .. }
-        | TestCaseEvent::SubmittedForApproval { .. }
-        | TestCaseEvent::ResultRejected { .. }
-        | TestCaseEvent::Paused { .. }
-        | TestCaseEvent::Resumed { .. } => Ok(()),
+            attached_at: step.at,
+            removed: false,
+            removed_by: None,
+            removed_at: None,
+            size: evidence
+                .stored
+                .as_ref()
+                .map(|stored| i64::try_from(stored.size).unwrap_or(i64::MAX)),
+            content_type: evidence
+                .stored
+                .as_ref()
+                .map(|stored| stored.content_type.clone()),
+        };
+        self.changed_evidence.insert((step.run_key(), evidence.id));
+        self.evidence
+            .entry(step.run_key())
+            .or_default()
+            .insert(evidence.id, record);
+        Ok(())
     }
 }
 
@@ -254,127 +800,6 @@ fn state_after(event: &TestCaseEvent) -> Option<TestState> {
     })
 }
 
-async fn record_execution(
-    connection: &mut PgConnection,
-    step: Step,
-    recorded_by: Uuid,
-    execution: &Execution,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO test_case_executions (test_case_id, sequence, run, command, target, started_at,
-                                           stopped_at, output_excerpt, recorded_by, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(step.test_case_id)
-    .bind(step.sequence)
-    .bind(step.run)
-    .bind(execution.command.as_str())
-    .bind(execution.target.as_str())
-    .bind(execution.started_at)
-    .bind(execution.stopped_at)
-    .bind(execution.output_excerpt.as_str())
-    .bind(recorded_by)
-    .bind(step.at)
-    .execute(&mut *connection)
-    .await?;
-    refresh_result(connection, step.test_case_id, step.run).await
-}
-
-async fn record_outcome(
-    connection: &mut PgConnection,
-    step: Step,
-    recorded_by: Uuid,
-    defense: &DefenseOutcome,
-) -> Result<(), sqlx::Error> {
-    let rules: Vec<&str> = defense
-        .rules_fired
-        .iter()
-        .map(DetectionRuleRef::as_str)
-        .collect();
-    // Recording a tool again replaces its outcome in this run, as in the aggregate.
-    sqlx::query(
-        "INSERT INTO test_case_outcomes (test_case_id, run, tool, outcome, severity, detected_at,
-                                         rules_fired, recorded_by, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (test_case_id, run, tool) DO UPDATE
-            SET outcome = excluded.outcome, severity = excluded.severity,
-                detected_at = excluded.detected_at, rules_fired = excluded.rules_fired,
-                recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at",
-    )
-    .bind(step.test_case_id)
-    .bind(step.run)
-    .bind(defense.tool.as_str())
-    .bind(serde_name(&defense.outcome)?)
-    .bind(defense.severity.as_ref().map(serde_name).transpose()?)
-    .bind(defense.detected_at)
-    .bind(&rules)
-    .bind(recorded_by)
-    .bind(step.at)
-    .execute(&mut *connection)
-    .await?;
-    refresh_result(connection, step.test_case_id, step.run).await
-}
-
-/// `function` is `array_append` or `array_remove`, named by the caller, never input.
-async fn set_rules(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    function: &'static str,
-    rule: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "UPDATE test_cases SET detection_rules = {function}(detection_rules, $2) WHERE test_case_id = $1"
-    ))
-    .bind(test_case_id)
-    .bind(rule)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-async fn attach_evidence(
-    connection: &mut PgConnection,
-    step: Step,
-    attached_by: Uuid,
-    side: Side,
-    evidence: &EvidenceRef,
-) -> Result<(), sqlx::Error> {
-    // Evidence removed earlier in the run may be attached again under its id.
-    sqlx::query(
-        "INSERT INTO test_case_evidence (test_case_id, run, evidence_id, side, sha256, file_name,
-                                         attached_by, attached_at, removed, size, content_type)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $9, $10)
-         ON CONFLICT (test_case_id, run, evidence_id) DO UPDATE
-            SET side = excluded.side, sha256 = excluded.sha256, file_name = excluded.file_name,
-                attached_by = excluded.attached_by, attached_at = excluded.attached_at,
-                removed = false, removed_by = NULL, removed_at = NULL,
-                size = excluded.size, content_type = excluded.content_type",
-    )
-    .bind(step.test_case_id)
-    .bind(step.run)
-    .bind(evidence.id)
-    .bind(serde_name(&side)?)
-    .bind(evidence.sha256.as_str())
-    .bind(evidence.file_name.as_str())
-    .bind(attached_by)
-    .bind(step.at)
-    .bind(
-        evidence
-            .stored
-            .as_ref()
-            .map(|stored| i64::try_from(stored.size).unwrap_or(i64::MAX)),
-    )
-    .bind(
-        evidence
-            .stored
-            .as_ref()
-            .map(|stored| stored.content_type.as_str()),
-    )
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
 /// The time every test case event carries: when its command was given.
 fn event_time(event: &TestCaseEvent) -> DateTime<Utc> {
     match event {
@@ -400,271 +825,6 @@ fn event_time(event: &TestCaseEvent) -> DateTime<Utc> {
         | TestCaseEvent::EvidenceAttached { at, .. }
         | TestCaseEvent::EvidenceRemoved { at, .. } => *at,
     }
-}
-
-async fn insert_planned(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    sequence: i64,
-    planned_by: Uuid,
-    at: DateTime<Utc>,
-    plan: &Plan,
-) -> Result<(), sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO test_cases (test_case_id, last_sequence, run, state, title, objective, technique,
-                                 procedure_source, steps, platforms, targets, tags, blind, revealed,
-                                 detection_rules, planned_by, planned_at, state_changed_at, last_changed_at)
-         VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, false, '{}', $13, $14, $14, $14)
-         ON CONFLICT (test_case_id) DO NOTHING",
-    )
-    .bind(test_case_id)
-    .bind(sequence)
-    .bind(TestState::Planned.as_str())
-    .bind(plan.title.as_str())
-    .bind(plan.objective.as_str())
-    .bind(plan.technique.as_str())
-    .bind(procedure_json(&plan.procedure)?)
-    .bind(plan.steps.as_str())
-    .bind(keywords(&plan.platforms, |platform| platform.as_str()))
-    .bind(keywords(&plan.targets, |target| target.as_str()))
-    .bind(keywords(&plan.tags, |tag| tag.as_str()))
-    .bind(plan.blind)
-    .bind(planned_by)
-    .bind(at)
-    .execute(&mut *connection)
-    .await?;
-    // Nothing inserted: this event was applied before, and so was its run.
-    if inserted.rows_affected() == 0 {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO test_case_runs (test_case_id, run, started_at, started_by) VALUES ($1, 1, $2, $3)",
-    )
-    .bind(test_case_id)
-    .bind(at)
-    .bind(planned_by)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
-}
-
-/// Marks `sequence` as applied to the test case and returns its current run, or `None` when the event was
-/// applied before. An event for a test case that was never planned is an error: the aggregate only emits
-/// events after `Planned`, so the log or this projection is broken and must not be papered over.
-async fn claim(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    sequence: i64,
-    at: DateTime<Utc>,
-) -> Result<Option<i32>, sqlx::Error> {
-    let run: Option<i32> = sqlx::query_scalar(
-        "UPDATE test_cases SET last_sequence = $2, last_changed_at = $3
-          WHERE test_case_id = $1 AND last_sequence < $2
-          RETURNING run",
-    )
-    .bind(test_case_id)
-    .bind(sequence)
-    .bind(at)
-    .fetch_optional(&mut *connection)
-    .await?;
-    if run.is_some() {
-        return Ok(run);
-    }
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM test_cases WHERE test_case_id = $1)")
-            .bind(test_case_id)
-            .fetch_one(&mut *connection)
-            .await?;
-    if exists {
-        Ok(None)
-    } else {
-        Err(invalid(format!(
-            "TestCase {test_case_id}: event {sequence} arrived before the test case was planned"
-        )))
-    }
-}
-
-async fn update_plan(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    plan: &Plan,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE test_cases
-            SET title = $2, objective = $3, technique = $4, procedure_source = $5, steps = $6, platforms = $7,
-                targets = $8, tags = $9, blind = $10
-          WHERE test_case_id = $1",
-    )
-    .bind(test_case_id)
-    .bind(plan.title.as_str())
-    .bind(plan.objective.as_str())
-    .bind(plan.technique.as_str())
-    .bind(procedure_json(&plan.procedure)?)
-    .bind(plan.steps.as_str())
-    .bind(keywords(&plan.platforms, |platform| platform.as_str()))
-    .bind(keywords(&plan.targets, |target| target.as_str()))
-    .bind(keywords(&plan.tags, |tag| tag.as_str()))
-    .bind(plan.blind)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-async fn set_state(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    state: TestState,
-    at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let paused_from = match state {
-        TestState::Paused { previous } => Some(TestState::from(previous).as_str()),
-        _ => None,
-    };
-    sqlx::query(
-        "UPDATE test_cases SET state = $2, paused_from = $3, state_changed_at = $4 WHERE test_case_id = $1",
-    )
-    .bind(test_case_id)
-    .bind(state.as_str())
-    .bind(paused_from)
-    .bind(at)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-/// Completes the run with the outcome the lead approved; the state is set by the caller.
-async fn approve(
-    connection: &mut PgConnection,
-    step: Step,
-    approved_by: Uuid,
-    approved: Outcome,
-) -> Result<(), sqlx::Error> {
-    let Step {
-        test_case_id,
-        run,
-        at,
-        ..
-    } = step;
-    let derived: Option<String> =
-        sqlx::query_scalar("SELECT outcome FROM test_cases WHERE test_case_id = $1")
-            .bind(test_case_id)
-            .fetch_one(&mut *connection)
-            .await?;
-    let approved_name = serde_name(&approved)?;
-    // The aggregate approves the outcome it derives; a difference means this projection derives it
-    // differently, which the read side must hear about even though the approved outcome is recorded.
-    if derived.as_deref() != Some(approved_name.as_str()) {
-        tracing::warn!(
-            %test_case_id, run, ?derived, approved = %approved_name,
-            "the projected outcome differs from the approved one"
-        );
-    }
-    sqlx::query("UPDATE test_cases SET completed_at = $2 WHERE test_case_id = $1")
-        .bind(test_case_id)
-        .bind(at)
-        .execute(&mut *connection)
-        .await?;
-    sqlx::query(
-        "UPDATE test_case_runs SET approved_outcome = $3, approved_by = $4, completed_at = $5
-          WHERE test_case_id = $1 AND run = $2",
-    )
-    .bind(test_case_id)
-    .bind(run)
-    .bind(&approved_name)
-    .bind(approved_by)
-    .bind(at)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-/// Starts `next_run` with the same plan, assignees, rules and reveal, and without a result; the state is
-/// set by the caller.
-async fn reopen(
-    connection: &mut PgConnection,
-    step: Step,
-    next_run: u32,
-    reopened_by: Uuid,
-    reason: &str,
-) -> Result<(), sqlx::Error> {
-    let run =
-        i32::try_from(next_run).map_err(|_| invalid(format!("run {next_run} is out of range")))?;
-    sqlx::query(
-        "UPDATE test_cases
-            SET run = $2, outcome = NULL, time_to_detect_ms = NULL, first_execution_started_at = NULL,
-                completed_at = NULL
-          WHERE test_case_id = $1",
-    )
-    .bind(step.test_case_id)
-    .bind(run)
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query(
-        "INSERT INTO test_case_runs (test_case_id, run, started_at, started_by, reopen_reason)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(step.test_case_id)
-    .bind(run)
-    .bind(step.at)
-    .bind(reopened_by)
-    .bind(reason)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-/// Derives `run`'s outcome and time to detect from its outcomes and executions, into the run and, since it
-/// is the current run, into the test case.
-async fn refresh_result(
-    connection: &mut PgConnection,
-    test_case_id: Uuid,
-    run: i32,
-) -> Result<(), sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT array(SELECT outcome FROM test_case_outcomes WHERE test_case_id = $1 AND run = $2) AS outcomes,
-                (SELECT min(started_at) FROM test_case_executions
-                  WHERE test_case_id = $1 AND run = $2) AS started_at,
-                (SELECT min(detected_at) FROM test_case_outcomes
-                  WHERE test_case_id = $1 AND run = $2) AS detected_at",
-    )
-    .bind(test_case_id)
-    .bind(run)
-    .fetch_one(&mut *connection)
-    .await?;
-    let outcomes = row
-        .try_get::<Vec<String>, _>("outcomes")?
-        .iter()
-        .map(|name| from_serde_name(name))
-        .collect::<Result<Vec<Outcome>, _>>()?;
-    let started_at: Option<DateTime<Utc>> = row.try_get("started_at")?;
-    let detected_at: Option<DateTime<Utc>> = row.try_get("detected_at")?;
-    let outcome = derived_outcome(&outcomes)
-        .as_ref()
-        .map(serde_name)
-        .transpose()?;
-    let time_to_detect = time_to_detect_ms(started_at, detected_at);
-    sqlx::query(
-        "UPDATE test_cases SET outcome = $2, time_to_detect_ms = $3, first_execution_started_at = $4
-          WHERE test_case_id = $1",
-    )
-    .bind(test_case_id)
-    .bind(&outcome)
-    .bind(time_to_detect)
-    .bind(started_at)
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query(
-        "UPDATE test_case_runs SET outcome = $3, time_to_detect_ms = $4, first_execution_started_at = $5
-          WHERE test_case_id = $1 AND run = $2",
-    )
-    .bind(test_case_id)
-    .bind(run)
-    .bind(&outcome)
-    .bind(time_to_detect)
-    .bind(started_at)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
 }
 
 /// A run's outcome: the strongest of its tools' outcomes by the domain's order of [`Outcome`], so
@@ -696,8 +856,11 @@ fn procedure_json(procedure: &ProcedureSource) -> Result<Value, sqlx::Error> {
 }
 
 /// A set of keywords as a text array, in the set's (sorted) order.
-fn keywords<T>(values: &std::collections::BTreeSet<T>, as_str: fn(&T) -> &str) -> Vec<&str> {
-    values.iter().map(as_str).collect()
+fn keywords<T>(values: &BTreeSet<T>, as_str: fn(&T) -> &str) -> Vec<String> {
+    values
+        .iter()
+        .map(|value| as_str(value).to_owned())
+        .collect()
 }
 
 // Helpers shared by the workflow read models (test cases, campaigns, scoring policies).

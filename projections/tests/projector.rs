@@ -195,6 +195,79 @@ async fn a_rebuild_reproduces_the_live_read_models_exactly(pool: PgPool) {
     );
 }
 
+async fn indexes(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE tablename IN ('audit_log', 'event_totals') ORDER BY indexname",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Counts events like `EventTotals` but fails on the event whose aggregate is `poison`.
+struct FailsOnPoison;
+
+#[async_trait::async_trait]
+impl Projection for FailsOnPoison {
+    fn name(&self) -> &'static str {
+        "event_totals"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["event_totals"]
+    }
+
+    async fn apply(
+        &self,
+        connection: &mut PgConnection,
+        events: &[projections::projector::StoredEvent],
+    ) -> Result<(), sqlx::Error> {
+        if events.iter().any(|event| event.aggregate_id == "poison") {
+            return Err(sqlx::Error::Protocol("poisoned".to_owned()));
+        }
+        EventTotals.apply(connection, events).await
+    }
+}
+
+/// A rebuild drops the secondary indexes while it fills the tables and builds them again; when it fails, the
+/// read models are as they were, indexes included, and the checkpoints too.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_rebuild_restores_the_indexes_and_a_failed_one_changes_nothing(pool: PgPool) {
+    let live = projector(&pool, 4);
+    let mut connection = pool.acquire().await.unwrap();
+    for sequence in 1..=10 {
+        append(&mut connection, "healthy", sequence).await;
+    }
+    live.catch_up().await.unwrap();
+    let indexes_before = indexes(&pool).await;
+    assert!(indexes_before.len() > 3, "{indexes_before:?}");
+    let before = dump(&pool).await;
+
+    live.rebuild(None).await.unwrap();
+    assert_eq!(indexes(&pool).await, indexes_before);
+    assert_eq!(dump(&pool).await, before);
+
+    append(&mut connection, "poison", 1).await;
+    let failing = Projector::new(
+        pool.clone(),
+        vec![Arc::new(AuditLog), Arc::new(FailsOnPoison)],
+        ProjectorSettings {
+            batch_size: 4,
+            ..ProjectorSettings::default()
+        },
+    );
+    let error = failing.rebuild(None).await.unwrap_err();
+    assert!(error.to_string().contains("poisoned"), "{error}");
+    assert_eq!(indexes(&pool).await, indexes_before);
+    assert_eq!(dump(&pool).await, before);
+    let lag = live.lag().await.unwrap();
+    assert!(
+        lag.iter()
+            .all(|lag| lag.events_behind == 1 && lag.events_applied == 10),
+        "{lag:?}"
+    );
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn lag_counts_committed_events_not_yet_applied(pool: PgPool) {
     let projector = projector(&pool, 100);
