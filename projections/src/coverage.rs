@@ -41,7 +41,6 @@ impl Projection for Coverage {
             "coverage_rule_periods",
             "coverage_policy_periods",
             "coverage_snapshots",
-            "coverage_snapshot_results",
         ]
     }
 
@@ -207,32 +206,30 @@ impl Plans {
         if self.validations.is_empty() {
             return Ok(());
         }
-        // A run approved before keeps its first validation, as its approval event is applied only once.
-        rows::insert_missing(
-            connection,
-            "coverage_validations",
-            &["test_case_id", "run"],
-            &self.validations,
-        )
-        .await?;
-        let positions: Vec<i64> = self
-            .validations
-            .iter()
-            .map(|validation| validation.global_seq)
-            .collect();
+        // A run validated before keeps its first validation; each procedure's newest new one becomes its current
+        // result unless the current one is newer.
         sqlx::query(
-            "INSERT INTO coverage_current AS c
+            "WITH inserted AS (
+                 INSERT INTO coverage_validations
+                     (test_case_id, run, technique, procedure, outcome, validated_at, approved_by, platforms,
+                      tags, global_seq)
+                 SELECT test_case_id, run, technique, procedure, outcome, validated_at, approved_by, platforms,
+                        tags, global_seq
+                   FROM jsonb_populate_recordset(NULL::coverage_validations, $1)
+                 ON CONFLICT (test_case_id, run) DO NOTHING
+                 RETURNING *)
+             INSERT INTO coverage_current AS c
                  (technique, procedure, test_case_id, run, outcome, validated_at, platforms, tags, global_seq)
              SELECT DISTINCT ON (technique, procedure)
                     technique, procedure, test_case_id, run, outcome, validated_at, platforms, tags, global_seq
-               FROM coverage_validations WHERE global_seq = ANY($1)
+               FROM inserted
               ORDER BY technique, procedure, validated_at DESC, global_seq DESC
              ON CONFLICT (technique, procedure) DO UPDATE SET test_case_id = excluded.test_case_id,
                  run = excluded.run, outcome = excluded.outcome, validated_at = excluded.validated_at,
                  platforms = excluded.platforms, tags = excluded.tags, global_seq = excluded.global_seq
              WHERE (c.validated_at, c.global_seq) < (excluded.validated_at, excluded.global_seq)",
         )
-        .bind(&positions)
+        .bind(sqlx::types::Json(&self.validations))
         .execute(connection)
         .await?;
         self.validations.clear();
@@ -328,8 +325,12 @@ async fn snapshot(
 ) -> Result<(), sqlx::Error> {
     let CoverageSnapshotEvent::Taken { snapshot_id, kind } = event;
     let inserted = sqlx::query(
-        "INSERT INTO coverage_snapshots (snapshot_id, kind, taken_at, taken_by, global_seq)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        "INSERT INTO coverage_snapshots (snapshot_id, kind, taken_at, taken_by, global_seq, results)
+         SELECT $1, $2, $3, $4, $5,
+                coalesce(array_agg((technique, procedure, test_case_id, run, outcome, validated_at, global_seq)
+                                   ::coverage_snapshot_result ORDER BY technique, procedure), '{}')
+           FROM coverage_current
+         ON CONFLICT DO NOTHING",
     )
     .bind(snapshot_id)
     .bind(kind.as_str())
@@ -341,24 +342,11 @@ async fn snapshot(
     if inserted.rows_affected() == 0 {
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO coverage_snapshot_results
-             (snapshot_id, technique, procedure, test_case_id, run, outcome, validated_at, platforms, tags,
-              global_seq)
-         SELECT $1, technique, procedure, test_case_id, run, outcome, validated_at, platforms, tags, global_seq
-         FROM coverage_current",
-    )
-    .bind(snapshot_id)
-    .execute(&mut *connection)
-    .await?;
     // Only the newest weekly snapshots are kept; on-demand ones stay until someone decides otherwise.
     sqlx::query(
-        "WITH dropped AS (
-             DELETE FROM coverage_snapshots WHERE snapshot_id IN (
-                 SELECT snapshot_id FROM coverage_snapshots WHERE kind = 'weekly'
-                 ORDER BY taken_at DESC, global_seq DESC OFFSET $1)
-             RETURNING snapshot_id)
-         DELETE FROM coverage_snapshot_results WHERE snapshot_id IN (SELECT snapshot_id FROM dropped)",
+        "DELETE FROM coverage_snapshots WHERE snapshot_id IN (
+             SELECT snapshot_id FROM coverage_snapshots WHERE kind = 'weekly'
+             ORDER BY taken_at DESC, global_seq DESC OFFSET $1)",
     )
     .bind(i64::try_from(WEEKLY_SNAPSHOTS_KEPT).unwrap_or(i64::MAX))
     .execute(connection)
@@ -447,8 +435,9 @@ pub async fn results(
                      SELECT snapshot_id, taken_at, global_seq FROM coverage_snapshots
                      WHERE taken_at <= $1 ORDER BY taken_at DESC LIMIT 1),
                  candidates AS (
-                     SELECT {columns} FROM coverage_snapshot_results
-                     WHERE snapshot_id = (SELECT snapshot_id FROM base)
+                     -- The result type's fields are these columns, in this order.
+                     SELECT r.* FROM coverage_snapshots s CROSS JOIN LATERAL unnest(s.results) AS r
+                     WHERE s.snapshot_id = (SELECT snapshot_id FROM base)
                      UNION ALL
                      SELECT {columns} FROM coverage_validations
                      WHERE validated_at <= $1

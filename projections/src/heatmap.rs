@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use domain::coverage::{Cell, CellFacts, cell, roll_up, visibility_from_event_types};
 use domain::scoring::PolicySettings;
+use futures::TryFutureExt;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -88,14 +89,24 @@ pub enum HeatmapError {
 
 /// The heatmap `query` asks for.
 pub async fn heatmap(pool: &PgPool, query: &HeatmapQuery) -> Result<Heatmap, HeatmapError> {
-    let policy = policy(pool, query).await?;
-    let techniques = catalog::matrix_techniques(pool, &query.scope, query.as_of).await?;
-    let tactics = catalog::tactics(pool, &query.scope, query.as_of).await?;
-    let facts = facts(pool, query, &techniques).await?;
-    let kept = match &query.threat_actor {
-        Some(group) => Some(actor_techniques(pool, query, group).await?),
-        None => None,
+    // The reads are independent: each on its own connection, at the same time.
+    let kept = async {
+        match &query.threat_actor {
+            Some(group) => actor_techniques(pool, query, group).await.map(Some),
+            None => Ok(None),
+        }
     };
+    let (policy, techniques, tactics, kept, results, rule_counts, telemetry, usage) = tokio::try_join!(
+        policy(pool, query),
+        catalog::matrix_techniques(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
+        catalog::tactics(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
+        kept,
+        coverage::results(pool, &query.filter, query.as_of).map_err(HeatmapError::from),
+        coverage::deployed_rule_counts(pool, query.as_of).map_err(HeatmapError::from),
+        coverage::telemetry_event_types(pool, query.as_of).map_err(HeatmapError::from),
+        coverage::actor_usage(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
+    )?;
+    let facts = facts(&techniques, results, rule_counts, telemetry, usage);
     let mut by_parent: BTreeMap<String, Vec<TechniqueCell>> = BTreeMap::new();
     let mut parents = Vec::new();
     for entry in techniques
@@ -173,11 +184,13 @@ async fn policy(pool: &PgPool, query: &HeatmapQuery) -> Result<PolicyUsed, Heatm
 }
 
 /// Everything known about each technique of the domain at the moment, by technique id.
-async fn facts(
-    pool: &PgPool,
-    query: &HeatmapQuery,
+fn facts(
     techniques: &[CatalogEntry],
-) -> Result<HashMap<String, CellFacts>, HeatmapError> {
+    results: Vec<ResultRow>,
+    rule_counts: HashMap<String, u32>,
+    telemetry: HashMap<String, u32>,
+    (groups, using): (u32, HashMap<String, u32>),
+) -> HashMap<String, CellFacts> {
     let replacements: HashMap<&str, &str> = techniques
         .iter()
         .filter_map(|entry| Some((entry.id.as_str(), entry.replaced_by.as_deref()?)))
@@ -185,21 +198,20 @@ async fn facts(
     let mut facts: HashMap<String, CellFacts> = HashMap::new();
     for ResultRow {
         technique, result, ..
-    } in coverage::results(pool, &query.filter, query.as_of).await?
+    } in results
     {
         let technique = replacements
             .get(technique.as_str())
             .map_or(technique.clone(), |replacement| (*replacement).to_owned());
         facts.entry(technique).or_default().results.push(result);
     }
-    for (technique, rules) in coverage::deployed_rule_counts(pool, query.as_of).await? {
+    for (technique, rules) in rule_counts {
         facts.entry(technique).or_default().deployed_rules = rules;
     }
-    for (technique, event_types) in coverage::telemetry_event_types(pool, query.as_of).await? {
+    for (technique, event_types) in telemetry {
         facts.entry(technique).or_default().telemetry_visibility =
             visibility_from_event_types(event_types);
     }
-    let (groups, using) = coverage::actor_usage(pool, &query.scope, query.as_of).await?;
     // Without tracked groups, prevalence is unknown rather than zero.
     for entry in techniques {
         let users = using.get(&entry.id).copied().unwrap_or_default();
@@ -208,7 +220,7 @@ async fn facts(
                 Some(u8::try_from(share).unwrap_or(100));
         }
     }
-    Ok(facts)
+    facts
 }
 
 /// The techniques group `group` uses (in the heatmap's domain), with the parents of its sub-techniques.

@@ -592,7 +592,6 @@ async fn weekly_snapshots_keep_the_newest_52_and_a_rebuild_is_identical(pool: Pg
         "coverage_rule_periods",
         "coverage_policy_periods",
         "coverage_snapshots",
-        "coverage_snapshot_results",
     ];
     let checksum = async |pool: &PgPool| {
         let mut sums = Vec::new();

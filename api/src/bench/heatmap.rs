@@ -149,7 +149,7 @@ pub async fn run(scratch: &ScratchDatabase, args: &HeatmapArgs) -> anyhow::Resul
     let rebuild = started.elapsed().as_secs_f64();
     let rebuilt_sizes = sizes(pool).await?;
 
-    sqlx::query("TRUNCATE coverage_snapshots, coverage_snapshot_results")
+    sqlx::query("TRUNCATE coverage_snapshots")
         .execute(pool)
         .await?;
     let without = time_heatmaps(pool, args.queries, |index| {
