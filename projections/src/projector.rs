@@ -376,7 +376,12 @@ impl Projector {
             rebuilt.extend(rebuild.commit().await?);
         }
         self.catch_up().await?;
-        Ok(rebuilt)
+        // In the order they are applied, as `reset` reports them.
+        Ok(self
+            .names()
+            .into_iter()
+            .filter(|name| rebuilt.contains(name))
+            .collect())
     }
 
     /// How far each projection trails the committed log.
