@@ -53,9 +53,35 @@ pub enum Command {
     /// Evidence files' custody.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Scheduled jobs: run what is due (for deployments that drive Aegis from an outside scheduler, and for
+    /// trying schedules), run one now, list the runs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Measure throughput against the database (see README, Performance).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Run every job whose latest due time has not run yet (what `aegis serve` does every minute); prints each
+    /// run. Safe alongside running servers: each due time runs once.
+    Tick {
+        /// The moment to run for [default: now].
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Run one job now, whatever its schedule.
+    Run {
+        /// attack_sync, notification_cleanup, weekly_snapshot or recurring_campaigns.
+        job: crate::scheduler::Job,
+    },
+    /// The newest runs, of one job or all.
+    List {
+        job: Option<crate::scheduler::Job>,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +164,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit(command) => audit(&config, command).await,
         Command::Evidence(EvidenceCommand::Verify) => verify_evidence(&config).await,
+        Command::Jobs(command) => jobs(&config, command).await,
         Command::Projections(ProjectionsCommand::Rebuild { name }) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;
             let projector = serve::projector(&database.pool, config.projector_batch_size);
@@ -294,6 +321,52 @@ fn print_replay(
         );
     }
     Ok(())
+}
+
+/// `aegis jobs …`. A run that failed makes the exit status 1.
+async fn jobs(config: &Config, command: JobsCommand) -> anyhow::Result<ExitCode> {
+    let database = database::open(&config.database, &config.data_dir, true).await?;
+    let state = crate::state::AppState::new(
+        database.pool.clone(),
+        serve::projector(&database.pool, config.projector_batch_size),
+        serve::identity(config, &database.pool)?,
+        crate::state::WebSettings::default(),
+    )
+    .with_schedules(config.schedules.clone());
+    let scheduler = crate::scheduler::Scheduler::new(state);
+    let runs = match command {
+        JobsCommand::Tick { at } => scheduler.tick(at.unwrap_or_else(chrono::Utc::now)).await?,
+        JobsCommand::Run { job } => scheduler
+            .run_now(job, crate::scheduler::Trigger::Cli, chrono::Utc::now())
+            .await?
+            .into_iter()
+            .collect(),
+        JobsCommand::List { job, limit } => {
+            crate::scheduler::runs(&database.pool, job, limit).await?
+        }
+    };
+    if runs.is_empty() {
+        println!("no run");
+    }
+    for run in &runs {
+        println!(
+            "{} due {} ({}): {} {}{}",
+            run.job,
+            run.due_at.to_rfc3339(),
+            run.trigger,
+            run.outcome,
+            run.counts,
+            run.error
+                .as_deref()
+                .map(|error| format!(" — {error}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(if runs.iter().any(|run| run.outcome == "failed") {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `aegis evidence verify`: every stored object against its `EvidenceAttached` event.

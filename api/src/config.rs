@@ -1,6 +1,7 @@
 //! Configuration: command-line flags over environment variables (`DATABASE_URL`, `AEGIS_*`) over an optional
 //! TOML file over built-in defaults.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::scheduler::{AttackSource, Job, Schedules};
 use crate::state::Introspection;
 
 /// The optional configuration file (`--config` / `AEGIS_CONFIG`). Every key is optional and has the same
@@ -33,6 +35,11 @@ pub struct FileConfig {
     pub s3_bucket: Option<String>,
     pub s3_path_style: Option<bool>,
     pub s3_create_bucket: Option<bool>,
+    /// Job name → five cron fields (`[schedules]` with `weekly_snapshot = "0 6 * * MON"`).
+    pub schedules: Option<BTreeMap<String, String>>,
+    pub schedule_timezone: Option<String>,
+    pub attack_sync_url: Option<String>,
+    pub attack_sync_collection: Option<String>,
 }
 
 impl FileConfig {
@@ -78,6 +85,7 @@ pub struct Config {
     /// Load the demo organisation before serving.
     pub demo: bool,
     pub evidence: EvidenceConfig,
+    pub schedules: Schedules,
 }
 
 /// Where evidence files are kept. With no S3 endpoint: on local disk under `<data-dir>/evidence`.
@@ -242,7 +250,9 @@ pub struct GlobalArgs {
     /// TOML file with any of: database_url, owner_database_url, data_dir, listen, log_format,
     /// projector_batch_size, public_url, allowed_origins, introspection, session_hours,
     /// max_concurrent_hashes, client_ip_header, evidence_max_bytes, s3_endpoint, s3_region, s3_bucket,
-    /// s3_path_style, s3_create_bucket (S3 credentials: environment only). Flags and environment variables take precedence over it.
+    /// s3_path_style, s3_create_bucket (S3 credentials: environment only), schedules (a table of job = cron),
+    /// schedule_timezone, attack_sync_url, attack_sync_collection. Flags and environment variables take
+    /// precedence over it.
     #[arg(long, env = "AEGIS_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// PostgreSQL URL the application connects with; its role should be a member of `aegis_app` (may append
@@ -302,6 +312,84 @@ pub struct GlobalArgs {
     pub max_concurrent_hashes: Option<NonZeroUsize>,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub scheduler: SchedulerArgs,
+}
+
+/// Flags of the scheduled jobs (read by `serve` and `jobs`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SchedulerArgs {
+    /// A job's schedule as `job=cron` (five fields, minute first), repeatable; `;` separates several in the
+    /// environment. Jobs: attack_sync (default "0 2 * * *"), notification_cleanup ("0 4 * * *"),
+    /// weekly_snapshot ("0 0 * * SUN"), recurring_campaigns ("0 1 * * *").
+    #[arg(
+        long = "schedule",
+        env = "AEGIS_SCHEDULES",
+        global = true,
+        value_name = "JOB=CRON",
+        value_delimiter = ';'
+    )]
+    pub schedules: Vec<String>,
+    /// IANA time zone the schedules are read in [default: UTC].
+    #[arg(
+        long,
+        env = "AEGIS_SCHEDULE_TIMEZONE",
+        global = true,
+        value_name = "ZONE"
+    )]
+    pub schedule_timezone: Option<String>,
+    /// Where attack_sync imports ATT&CK from: a STIX bundle URL, or with --attack-sync-collection a TAXII 2.1
+    /// discovery URL. Unset: attack_sync does not run.
+    #[arg(long, env = "AEGIS_ATTACK_SYNC_URL", global = true, value_name = "URL")]
+    pub attack_sync_url: Option<String>,
+    /// The TAXII collection (id or title) attack_sync reads.
+    #[arg(
+        long,
+        env = "AEGIS_ATTACK_SYNC_COLLECTION",
+        global = true,
+        value_name = "COLLECTION"
+    )]
+    pub attack_sync_collection: Option<String>,
+}
+
+impl SchedulerArgs {
+    fn resolve(&self, file: &FileConfig) -> anyhow::Result<Schedules> {
+        let mut overrides = Vec::new();
+        for (job, cron) in file.schedules.iter().flatten() {
+            overrides.push((job.parse::<Job>()?, cron.clone()));
+        }
+        for text in self.schedules.iter().filter(|text| !text.trim().is_empty()) {
+            overrides.push(Schedules::parse_override(text)?);
+        }
+        let timezone = match self
+            .schedule_timezone
+            .as_ref()
+            .or(file.schedule_timezone.as_ref())
+        {
+            Some(zone) => zone
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{zone:?} is not an IANA time zone"))?,
+            None => chrono_tz::UTC,
+        };
+        let url = self
+            .attack_sync_url
+            .clone()
+            .or(file.attack_sync_url.clone());
+        let collection = self
+            .attack_sync_collection
+            .clone()
+            .or(file.attack_sync_collection.clone());
+        let attack_source = match (url, collection) {
+            (Some(url), None) => Some(AttackSource::Url(url)),
+            (Some(discovery_url), Some(collection)) => Some(AttackSource::Taxii {
+                discovery_url,
+                collection,
+            }),
+            (None, Some(_)) => anyhow::bail!("attack_sync_collection needs attack_sync_url"),
+            (None, None) => None,
+        };
+        Schedules::new(&overrides, timezone, attack_source)
+    }
 }
 
 /// Flags of `aegis serve`.
@@ -355,6 +443,7 @@ impl Config {
             None => FileConfig::default(),
         };
         let evidence = EvidenceConfig::resolve(&global.evidence, &file)?;
+        let schedules = global.scheduler.resolve(&file)?;
         let listen = match (serve.listen, file.listen) {
             (Some(listen), _) | (None, Some(listen)) => listen,
             (None, None) => DEFAULT_LISTEN.parse()?,
@@ -396,6 +485,7 @@ impl Config {
             },
             demo: serve.demo,
             evidence,
+            schedules,
             web: WebConfig {
                 public_url: serve.public_url.clone().or(file.public_url),
                 allowed_origins: serve

@@ -30,6 +30,7 @@ pub mod http;
 pub mod import;
 pub mod local_postgres;
 pub mod recurring;
+pub mod scheduler;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

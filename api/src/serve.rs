@@ -129,7 +129,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         identity,
         web_settings(&config)?,
     )
-    .with_evidence(evidence_backend(&config).await?, evidence_settings(&config));
+    .with_evidence(evidence_backend(&config).await?, evidence_settings(&config))
+    .with_schedules(config.schedules.clone());
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -172,27 +173,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         })
     };
-    let projectors = {
+    let projectors = tokio::spawn(run_projectors(state.clone(), shutdown.clone()));
+    let scheduler = {
+        let scheduler = crate::scheduler::Scheduler::new(state.clone());
         let shutdown = shutdown.clone();
-        let state = state.clone();
         tokio::spawn(async move {
-            let projector = state.projector.clone();
-            let leader_state = state.clone();
-            lead_while_elected(
-                &state.pool,
-                Election::default(),
-                shutdown,
-                move |leader| leader_state.set_leader(leader),
-                move |stop| {
-                    let projector = projector.clone();
-                    async move {
-                        if let Err(error) = projector.run(stop).await {
-                            tracing::error!(%error, "projector stopped");
-                        }
-                    }
-                },
-            )
-            .await;
+            if let Err(error) = scheduler.serve(shutdown).await {
+                tracing::error!(error = format!("{error:#}"), "the scheduler stopped");
+            }
         })
     };
 
@@ -212,9 +200,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     credentials.abort();
+    let _ = scheduler.await;
     database.pool.close().await;
     tracing::info!("Aegis stopped");
     result
+}
+
+/// Runs the projectors while this process holds the leader lock, until `shutdown`.
+async fn run_projectors(state: AppState, shutdown: CancellationToken) {
+    let projector = state.projector.clone();
+    let leader_state = state.clone();
+    lead_while_elected(
+        &state.pool,
+        Election::default(),
+        shutdown,
+        move |leader| leader_state.set_leader(leader),
+        move |stop| {
+            let projector = projector.clone();
+            async move {
+                if let Err(error) = projector.run(stop).await {
+                    tracing::error!(%error, "projector stopped");
+                }
+            }
+        },
+    )
+    .await;
 }
 
 /// Ctrl-C or SIGTERM (what container runtimes send) starts a graceful shutdown.

@@ -18,6 +18,7 @@ use commands::evidence::store::{EvidenceStore, LocalDiskStore, S3Store};
 
 use crate::auth::identity::Identity;
 use crate::edge::EdgeConfig;
+use crate::scheduler::Schedules;
 
 /// Who may introspect the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
@@ -78,6 +79,8 @@ pub struct AppState {
     /// Evidence files; `None` until [`Self::with_evidence`] (the evidence fields then answer that storage is
     /// not configured).
     pub evidence: Option<Evidence>,
+    /// When the scheduled jobs run, and what `attack_sync` reads.
+    pub schedules: Arc<Schedules>,
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
 }
@@ -103,8 +106,16 @@ impl AppState {
             identity,
             web,
             evidence: None,
+            schedules: Arc::new(Schedules::default()),
             leader: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Runs the scheduled jobs on `schedules` instead of the defaults.
+    #[must_use]
+    pub fn with_schedules(mut self, schedules: Schedules) -> Self {
+        self.schedules = Arc::new(schedules);
+        self
     }
 
     /// Keeps evidence in `store` (the test cases' command service decides who may attach it).

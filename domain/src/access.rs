@@ -81,10 +81,14 @@ pub enum Operation {
     ReadOwnNotifications,
     /// Mark one's own notifications read.
     ManageOwnNotifications,
+    /// The scheduled jobs' runs (what ran when, with what outcome).
+    ReadJobRuns,
+    /// Run a scheduled job now.
+    RunJobs,
 }
 
 impl Operation {
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 26] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -109,6 +113,8 @@ impl Operation {
         Self::TakeCoverageSnapshots,
         Self::ReadOwnNotifications,
         Self::ManageOwnNotifications,
+        Self::ReadJobRuns,
+        Self::RunJobs,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -139,7 +145,9 @@ impl Operation {
             | Self::ManageSecurityPolicy
             | Self::ManageScoringPolicies
             | Self::ImportCatalog
-            | Self::TakeCoverageSnapshots => Audience::Roles(&[]),
+            | Self::TakeCoverageSnapshots
+            | Self::ReadJobRuns
+            | Self::RunJobs => Audience::Roles(&[]),
         }
     }
 
@@ -155,7 +163,8 @@ impl Operation {
             | Self::ImportCatalog
             | Self::ManageDetectionRules
             | Self::TakeCoverageSnapshots
-            | Self::ManageOwnNotifications => Access::Write,
+            | Self::ManageOwnNotifications
+            | Self::RunJobs => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
@@ -168,7 +177,8 @@ impl Operation {
             | Self::ReadAuditLog
             | Self::ReadCatalog
             | Self::ReadCoverage
-            | Self::ReadOwnNotifications => Access::Read,
+            | Self::ReadOwnNotifications
+            | Self::ReadJobRuns => Access::Read,
         }
     }
 
@@ -217,6 +227,8 @@ impl Operation {
             Self::TakeCoverageSnapshots => "take a coverage snapshot on demand",
             Self::ReadOwnNotifications => "read own notifications",
             Self::ManageOwnNotifications => "mark own notifications read",
+            Self::ReadJobRuns => "read the scheduled jobs' runs",
+            Self::RunJobs => "run a scheduled job now",
         }
     }
 }

@@ -168,6 +168,9 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
         "Subscription.notificationsChanged",
         Operation::ReadOwnNotifications,
     ),
+    ("Query.scheduledJobs", Operation::ReadJobRuns),
+    ("Query.jobRuns", Operation::ReadJobRuns),
+    ("Mutation.runJobNow", Operation::RunJobs),
 ];
 
 /// Operations still allowed while the caller must change a forced-reset password.

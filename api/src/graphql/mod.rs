@@ -14,6 +14,7 @@ mod evidence;
 pub mod guard;
 mod history;
 mod imports;
+mod jobs;
 mod notifications;
 mod paging;
 mod scalars;
@@ -51,6 +52,7 @@ pub struct Query(
     coverage::CoverageQuery,
     notifications::NotificationsQuery,
     evidence::EvidenceQuery,
+    jobs::JobsQuery,
 );
 
 /// Every change, by area.
@@ -67,6 +69,7 @@ pub struct Mutation(
     coverage::CoverageMutation,
     notifications::NotificationsMutation,
     evidence::EvidenceMutation,
+    jobs::JobsMutation,
 );
 
 /// Every live update, by area.
