@@ -1,3 +1,7 @@
+// The merged GraphQL schema nests deeply: laying out its futures in a release build takes more than the
+// default recursion limit of 128.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use clap::Parser;
