@@ -323,16 +323,20 @@ fn print_replay(
     Ok(())
 }
 
+/// The application state a command-line command works with (no HTTP settings).
+fn app_state(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<crate::state::AppState> {
+    Ok(crate::state::AppState::new(
+        pool.clone(),
+        serve::projector(pool, config.projector_batch_size),
+        serve::identity(config, pool)?,
+        crate::state::WebSettings::default(),
+    ))
+}
+
 /// `aegis jobs …`. A run that failed makes the exit status 1.
 async fn jobs(config: &Config, command: JobsCommand) -> anyhow::Result<ExitCode> {
     let database = database::open(&config.database, &config.data_dir, true).await?;
-    let state = crate::state::AppState::new(
-        database.pool.clone(),
-        serve::projector(&database.pool, config.projector_batch_size),
-        serve::identity(config, &database.pool)?,
-        crate::state::WebSettings::default(),
-    )
-    .with_schedules(config.schedules.clone());
+    let state = app_state(config, &database.pool)?.with_schedules(config.schedules.clone());
     let scheduler = crate::scheduler::Scheduler::new(state);
     let runs = match command {
         JobsCommand::Tick { at } => scheduler.tick(at.unwrap_or_else(chrono::Utc::now)).await?,
@@ -372,13 +376,7 @@ async fn jobs(config: &Config, command: JobsCommand) -> anyhow::Result<ExitCode>
 /// `aegis evidence verify`: every stored object against its `EvidenceAttached` event.
 async fn verify_evidence(config: &Config) -> anyhow::Result<ExitCode> {
     let database = database::open(&config.database, &config.data_dir, true).await?;
-    let state = crate::state::AppState::new(
-        database.pool.clone(),
-        serve::projector(&database.pool, config.projector_batch_size),
-        serve::identity(config, &database.pool)?,
-        crate::state::WebSettings::default(),
-    )
-    .with_evidence(
+    let state = app_state(config, &database.pool)?.with_evidence(
         serve::evidence_backend(config).await?,
         serve::evidence_settings(config),
     );

@@ -462,21 +462,14 @@ async fn weekly_snapshot(state: &AppState, due_at: DateTime<Utc>) -> anyhow::Res
     }
 }
 
-/// Deletes the notifications read and older than the retention, and returns how many. The read marks stay
-/// (they are the users' own state): a rebuild of the notifications brings such rows back, already read, and the
-/// next cleanup removes them again.
+/// Deletes the notifications read and older than the retention, and returns how many (see
+/// `projections::notifications::delete_read_before` for what a rebuild does with them).
 pub async fn notification_cleanup(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<u64> {
-    let before = now - TimeDelta::days(NOTIFICATION_RETENTION_DAYS);
-    let deleted = sqlx::query(
-        "DELETE FROM notifications n
-          WHERE n.created_at < $1
-            AND EXISTS (SELECT 1 FROM notification_reads r
-                         WHERE r.notification_id = n.notification_id AND r.user_id = n.recipient)",
+    projections::notifications::delete_read_before(
+        pool,
+        now - TimeDelta::days(NOTIFICATION_RETENTION_DAYS),
     )
-    .bind(before)
-    .execute(pool)
-    .await?;
-    Ok(deleted.rows_affected())
+    .await
 }
 
 async fn attack_sync(pool: &PgPool, source: &AttackSource) -> anyhow::Result<Value> {

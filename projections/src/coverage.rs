@@ -20,7 +20,7 @@ use uuid::Uuid;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::catalog::IN_FORCE;
-use crate::projector::{Projection, StoredEvent, streams_of};
+use crate::projector::{Projection, StoredEvent, stream_ids};
 use crate::rows;
 
 /// Keeps the coverage tables in step with test case, detection rule, scoring policy and snapshot events.
@@ -121,11 +121,7 @@ impl Plans {
         connection: &mut PgConnection,
         events: &[StoredEvent],
     ) -> Result<Self, sqlx::Error> {
-        let ids: Vec<Uuid> = streams_of(events, "TestCase")
-            .map(|(test_case_id, _)| test_case_id)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let ids = stream_ids(events, "TestCase");
         let plans: Vec<PlanRecord> = rows::load(
             connection,
             "SELECT coalesce(jsonb_agg(p), '[]') FROM coverage_plans p WHERE test_case_id = ANY($1)",

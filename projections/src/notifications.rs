@@ -42,7 +42,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::paging::PageCursor;
-use crate::projector::{Projection, StoredEvent, streams_of};
+use crate::projector::{Projection, StoredEvent, stream_ids};
 use crate::rows;
 use crate::test_cases::{from_serde_name, invalid};
 
@@ -79,11 +79,7 @@ impl Projection for Notifications {
         // The test cases' memories are read once and written once per batch; campaign events are rare and go
         // straight to their table. One pass in the global order: a campaign's instance must see its template
         // as it was then.
-        let test_case_ids: Vec<Uuid> = streams_of(events, "TestCase")
-            .map(|(test_case_id, _)| test_case_id)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let test_case_ids = stream_ids(events, "TestCase");
         let remembered: Vec<TestCaseMemory> = rows::load(
             connection,
             "SELECT coalesce(jsonb_agg(m), '[]') FROM notification_test_cases m WHERE test_case_id = ANY($1)",
