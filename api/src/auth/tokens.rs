@@ -146,16 +146,23 @@ fn persisted_key_pair(path: &Path) -> Result<KeyPair, KeyError> {
     }
 }
 
-/// Writes a file only its owner can read.
+/// Writes a file only its owner can read, failing with `AlreadyExists` when it is there. The contents go to a
+/// file of this process first and are linked into place whole, so a process racing to read `path` never sees
+/// it empty or half-written.
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
+    let staged = path.with_extension(format!("tmp-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o600)
-        .open(path)?;
-    file.write_all(contents.as_bytes())
+        .open(&staged)
+        .and_then(|mut file| file.write_all(contents.as_bytes()))
+        .and_then(|()| std::fs::hard_link(&staged, path));
+    let _ = std::fs::remove_file(&staged);
+    written
 }
 
 /// What Aegis writes into a token it issues.
