@@ -8,11 +8,8 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use commands::context::{Actor as MetadataActor, CommandContext};
 use commands::service::CommandError;
-use domain::actor::Actor;
 use domain::campaign::{Campaign, CampaignAction, CampaignCommand, CampaignError};
-use domain::role::Role;
 use domain::test_case::{TestCaseAction, TestCaseCommand, TestCaseError};
 use uuid::Uuid;
 
@@ -27,15 +24,6 @@ pub struct Spawned {
     pub template_id: Uuid,
     pub due_at: DateTime<Utc>,
     pub instance_id: Uuid,
-}
-
-/// The scheduler acts with a lead's rights on the templates leads created; its events name it as
-/// `system:scheduler`.
-fn scheduler() -> (Actor, CommandContext) {
-    (
-        Actor::new(Uuid::nil(), [Role::Admin]),
-        CommandContext::new(MetadataActor::system("scheduler")),
-    )
 }
 
 pub fn instance_id(template_id: Uuid, due_at: DateTime<Utc>) -> Uuid {
@@ -97,7 +85,7 @@ async fn spawn(
     {
         return Ok(false);
     }
-    let (actor, context) = scheduler();
+    let (actor, context) = crate::scheduler::scheduler_actor();
     let record = CampaignCommand {
         actor: actor.clone(),
         at: now,

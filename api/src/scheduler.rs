@@ -258,30 +258,28 @@ pub struct JobRunRow {
 #[derive(Clone)]
 pub struct Scheduler {
     state: AppState,
-    schedules: Arc<Schedules>,
 }
 
 impl fmt::Debug for Scheduler {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
             .debug_struct("Scheduler")
-            .field("schedules", &self.schedules)
+            .field("schedules", &self.state.schedules)
             .finish_non_exhaustive()
     }
 }
 
 impl Scheduler {
     pub fn new(state: AppState) -> Self {
-        let schedules = Arc::clone(&state.schedules);
-        Self { state, schedules }
+        Self { state }
     }
 
     /// Runs every job whose latest due time at `now` has not run yet, here or in another process; returns the
     /// runs this call made. A failing job is recorded and does not stop the others.
     pub async fn tick(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<JobRunRow>> {
         let mut runs = Vec::new();
-        for job in self.schedules.jobs() {
-            let Some(due_at) = self.schedules.latest_due(job, now) else {
+        for job in self.state.schedules.jobs() {
+            let Some(due_at) = self.state.schedules.latest_due(job, now) else {
                 continue;
             };
             if let Some(run) = self.run(job, due_at, Trigger::Schedule, now).await? {
@@ -356,6 +354,7 @@ impl Scheduler {
         match job {
             Job::AttackSync => {
                 let source = self
+                    .state
                     .schedules
                     .attack_source
                     .as_ref()
@@ -391,7 +390,7 @@ impl Scheduler {
         )?)
         .await?;
         cron.start().await?;
-        tracing::info!(schedules = ?self.schedules, "scheduler running");
+        tracing::info!(schedules = ?self.state.schedules, "scheduler running");
         if let Err(error) = self
             .run_now(Job::RecurringCampaigns, Trigger::Start, Utc::now())
             .await
@@ -432,8 +431,9 @@ pub async fn runs(
     .await
 }
 
-/// The scheduler acts as a system actor with an admin's rights; its events name it `system:scheduler`.
-fn scheduler_actor() -> (Actor, CommandContext) {
+/// The scheduler acts as a system actor with an admin's rights (for recurring campaigns, on the templates leads
+/// created); its events name it `system:scheduler`.
+pub(crate) fn scheduler_actor() -> (Actor, CommandContext) {
     (
         Actor::new(Uuid::nil(), [Role::Admin]),
         CommandContext::new(MetadataActor::system("scheduler")),
