@@ -10,11 +10,13 @@
 //! - [`evidence_http`]: the local-disk evidence store's signed upload and download URLs (streamed).
 //! - [`edge`]: `harden(router, config)`: security headers, CORS for configured origins, the CSRF guard.
 //! - [`import`]: `aegis import` (progress on a terminal, `--json` summary).
+//! - [`scheduler`]: the scheduled jobs (once per due time across processes); [`recurring`]: recurring
+//!   campaigns' instances; [`intel_scan`]: the intel scan's findings and the ATT&CK release item.
 //! - [`telemetry`]: structured logs, OpenTelemetry traces, Prometheus metrics. [`bench`]: `aegis bench`.
 //!
 //! # Invariants
 //! - The only crate that sees every other; handlers and resolvers stay thin (extract, authorise, call
-//!   `commands` or `projections`, map the error). No SQL here except readiness and benchmarks.
+//!   `commands` or `projections`, map the error). No SQL here except readiness, benchmarks and the scheduler's own `job_runs` table.
 //! - Errors reach clients as a message and a stable `extensions.code`; causes go to the log.
 
 pub mod auth;
@@ -28,6 +30,7 @@ pub mod evidence_http;
 pub mod graphql;
 pub mod http;
 pub mod import;
+pub mod intel_scan;
 pub mod local_postgres;
 pub mod recurring;
 pub mod scheduler;

@@ -28,6 +28,7 @@ use domain::actor::Actor;
 use domain::coverage_snapshot::{
     CoverageSnapshotError, SNAPSHOTS_AGGREGATE_ID, SnapshotKind, TakeSnapshot,
 };
+use domain::job_failure::RecordJobFailure;
 use domain::role::Role;
 use importers::import::{self, Location};
 use importers::source::Source;
@@ -51,8 +52,12 @@ const JOB_NAMESPACE: Uuid = Uuid::from_u128(0x6165_6769_735f_6a6f_6273_5f69_6400
 )]
 #[value(rename_all = "snake_case")]
 pub enum Job {
-    /// Import ATT&CK from the configured source (runs only when one is configured).
+    /// Import ATT&CK from the configured source (runs only when one is configured); a new release raises an
+    /// intel item.
     AttackSync,
+    /// Compare the newest imports with the earlier ones and the coverage with the previous scan's; each
+    /// finding becomes an intel item for the leads.
+    IntelScan,
     /// Delete read notifications older than 90 days.
     NotificationCleanup,
     /// Take the weekly coverage snapshot (the newest 52 are kept).
@@ -62,8 +67,9 @@ pub enum Job {
 }
 
 impl Job {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::AttackSync,
+        Self::IntelScan,
         Self::NotificationCleanup,
         Self::WeeklySnapshot,
         Self::RecurringCampaigns,
@@ -72,6 +78,7 @@ impl Job {
     pub const fn name(self) -> &'static str {
         match self {
             Self::AttackSync => "attack_sync",
+            Self::IntelScan => "intel_scan",
             Self::NotificationCleanup => "notification_cleanup",
             Self::WeeklySnapshot => "weekly_snapshot",
             Self::RecurringCampaigns => "recurring_campaigns",
@@ -82,6 +89,7 @@ impl Job {
     pub const fn default_schedule(self) -> &'static str {
         match self {
             Self::AttackSync => "0 2 * * *",
+            Self::IntelScan => "0 3 * * MON",
             Self::NotificationCleanup => "0 4 * * *",
             Self::WeeklySnapshot => "0 0 * * SUN",
             Self::RecurringCampaigns => "0 1 * * *",
@@ -327,8 +335,12 @@ impl Scheduler {
         let (outcome, counts, error) = match self.execute(job, due_at, now).await {
             Ok(counts) => ("succeeded", counts, None),
             Err(error) => {
-                tracing::error!(%job, %due_at, error = format!("{error:#}"), "job failed");
-                ("failed", json!({}), Some(format!("{error:#}")))
+                let error = format!("{error:#}");
+                tracing::error!(%job, %due_at, error, "job failed");
+                if let Err(cause) = self.tell_admins(run_id, job, due_at, &error).await {
+                    tracing::error!(%job, error = format!("{cause:#}"), "cannot tell the admins that a job failed");
+                }
+                ("failed", json!({}), Some(error))
             }
         };
         let row = sqlx::query_as(
@@ -345,6 +357,31 @@ impl Scheduler {
         Ok(Some(row))
     }
 
+    /// Records the failure of run `run_id` as an event naming the active admins, whom it notifies.
+    async fn tell_admins(
+        &self,
+        run_id: Uuid,
+        job: Job,
+        due_at: DateTime<Utc>,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        let admins =
+            projections::users::active_holding(&self.state.pool, &[Role::Admin.as_str()]).await?;
+        let (actor, context) = scheduler_actor();
+        let command = RecordJobFailure {
+            actor,
+            job: job.name().to_owned(),
+            due_at,
+            error: error.to_owned(),
+            notify: admins,
+        };
+        self.state
+            .job_failures
+            .execute(&context, &run_id.to_string(), command)
+            .await?;
+        Ok(())
+    }
+
     async fn execute(
         &self,
         job: Job,
@@ -359,7 +396,11 @@ impl Scheduler {
                     .attack_source
                     .as_ref()
                     .context("no ATT&CK source is configured")?;
-                attack_sync(&self.state.pool, source).await
+                attack_sync(&self.state, source).await
+            }
+            Job::IntelScan => {
+                let since = previous_success(&self.state.pool, job).await?;
+                crate::intel_scan::scan(&self.state, since, now).await
             }
             Job::NotificationCleanup => {
                 let deleted = notification_cleanup(&self.state.pool, now).await?;
@@ -472,7 +513,16 @@ pub async fn notification_cleanup(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Re
     .await
 }
 
-async fn attack_sync(pool: &PgPool, source: &AttackSource) -> anyhow::Result<Value> {
+/// When `job` last ran successfully (its due time), if ever.
+async fn previous_success(pool: &PgPool, job: Job) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar("SELECT max(due_at) FROM job_runs WHERE job = $1 AND outcome = 'succeeded'")
+        .bind(job.name())
+        .fetch_one(pool)
+        .await
+}
+
+async fn attack_sync(state: &AppState, source: &AttackSource) -> anyhow::Result<Value> {
+    let pool = &state.pool;
     let (kind, location) = match source {
         AttackSource::Url(url) => (Source::Attack, Location::parse(url)),
         AttackSource::Taxii {
@@ -483,7 +533,8 @@ async fn attack_sync(pool: &PgPool, source: &AttackSource) -> anyhow::Result<Val
             Location::Taxii(taxii::Config::new(discovery_url, collection)?),
         ),
     };
-    let run_id = catalog::begin_run(pool, kind, &[location.as_text()], None).await?;
+    let location_text = location.as_text();
+    let run_id = catalog::begin_run(pool, kind, std::slice::from_ref(&location_text), None).await?;
     let summary = match import::run(pool, run_id, kind, &[location], &|_| {}).await {
         Ok(summary) => summary,
         Err(error) => {
@@ -499,10 +550,18 @@ async fn attack_sync(pool: &PgPool, source: &AttackSource) -> anyhow::Result<Val
             .collect();
         anyhow::bail!("the ATT&CK import {run_id} failed: {}", reasons.join("; "));
     }
+    let intel_items = crate::intel_scan::attack_release(
+        state,
+        run_id,
+        &location_text,
+        summary.records_new + summary.records_changed,
+    )
+    .await?;
     Ok(json!({
         "import_run": run_id,
         "new": summary.records_new,
         "changed": summary.records_changed,
         "retired": summary.records_retired,
+        "intel_items": intel_items,
     }))
 }

@@ -8,6 +8,8 @@ use commands::service::CommandService;
 use domain::campaign::Campaign;
 use domain::coverage_snapshot::CoverageSnapshots;
 use domain::detection_rule::DetectionRule;
+use domain::intel::IntelItem;
+use domain::job_failure::JobFailure;
 use domain::scoring::ScoringPolicy;
 use domain::test_case::TestCase;
 use projections::projector::Projector;
@@ -75,6 +77,10 @@ pub struct AppState {
     pub detection_rules: Arc<CommandService<DetectionRule>>,
     /// Coverage snapshots (weekly and on demand).
     pub coverage_snapshots: Arc<CommandService<CoverageSnapshots>>,
+    /// What the intel scan and ATT&CK sync found, and its acknowledgements.
+    pub intel_items: Arc<CommandService<IntelItem>>,
+    /// Scheduled jobs' failures, told to the admins.
+    pub job_failures: Arc<CommandService<JobFailure>>,
     pub web: WebSettings,
     /// Evidence files; `None` until [`Self::with_evidence`] (the evidence fields then answer that storage is
     /// not configured).
@@ -101,6 +107,8 @@ impl AppState {
                 (),
                 Arc::new(SystemClock),
             )),
+            intel_items: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
+            job_failures: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
             pool,
             projector,
             identity,

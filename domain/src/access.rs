@@ -85,10 +85,15 @@ pub enum Operation {
     ReadJobRuns,
     /// Run a scheduled job now.
     RunJobs,
+    /// The intel items the scheduler raised (new ATT&CK releases, changed techniques, new rules and
+    /// procedures, actors' new techniques, stale coverage).
+    ReadIntel,
+    /// Acknowledge an intel item.
+    AcknowledgeIntel,
 }
 
 impl Operation {
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 28] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -115,6 +120,8 @@ impl Operation {
         Self::ManageOwnNotifications,
         Self::ReadJobRuns,
         Self::RunJobs,
+        Self::ReadIntel,
+        Self::AcknowledgeIntel,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -131,11 +138,12 @@ impl Operation {
             | Self::ReadCatalog
             | Self::ReadCoverage
             | Self::ReadOwnNotifications
-            | Self::ManageOwnNotifications => Audience::SignedIn,
+            | Self::ManageOwnNotifications
+            | Self::ReadIntel => Audience::SignedIn,
             Self::WorkOnTestCases => {
                 Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
             }
-            Self::ReadUsers | Self::ManageCampaigns => {
+            Self::ReadUsers | Self::ManageCampaigns | Self::AcknowledgeIntel => {
                 Audience::Roles(&[Role::RedLead, Role::BlueLead])
             }
             Self::ManageDetectionRules => Audience::Roles(&[Role::BlueLead]),
@@ -164,7 +172,8 @@ impl Operation {
             | Self::ManageDetectionRules
             | Self::TakeCoverageSnapshots
             | Self::ManageOwnNotifications
-            | Self::RunJobs => Access::Write,
+            | Self::RunJobs
+            | Self::AcknowledgeIntel => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
@@ -178,7 +187,8 @@ impl Operation {
             | Self::ReadCatalog
             | Self::ReadCoverage
             | Self::ReadOwnNotifications
-            | Self::ReadJobRuns => Access::Read,
+            | Self::ReadJobRuns
+            | Self::ReadIntel => Access::Read,
         }
     }
 
@@ -229,6 +239,10 @@ impl Operation {
             Self::ManageOwnNotifications => "mark own notifications read",
             Self::ReadJobRuns => "read the scheduled jobs' runs",
             Self::RunJobs => "run a scheduled job now",
+            Self::ReadIntel => {
+                "read the intel items (new ATT&CK releases, techniques, rules, stale coverage)"
+            }
+            Self::AcknowledgeIntel => "acknowledge an intel item",
         }
     }
 }

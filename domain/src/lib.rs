@@ -8,6 +8,8 @@
 //!   sub-techniques, staleness, change between two moments.
 //! - [`coverage_snapshot`]: the `CoverageSnapshots` aggregate: weekly and on-demand snapshots of coverage.
 //! - [`detection_rule`]: the `DetectionRule` aggregate: which Sigma/Elastic rules we run (they count in scores).
+//! - [`intel`]: the `IntelItem` aggregate: a finding of the intel scan or ATT&CK sync, and its acknowledgement.
+//! - [`job_failure`]: the `JobFailure` aggregate: a scheduled job's failed run, told to the admins.
 //! - [`role`]: the six roles of Aegis.
 //! - [`scoring`]: the `ScoringPolicy` aggregate and the pure technique score.
 //! - [`security_policy`]: organisation-wide security settings (roles that require two-factor login).
@@ -30,6 +32,8 @@ pub mod campaign;
 pub mod coverage;
 pub mod coverage_snapshot;
 pub mod detection_rule;
+pub mod intel;
+pub mod job_failure;
 pub mod role;
 pub mod scoring;
 pub mod security_policy;

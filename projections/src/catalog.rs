@@ -373,3 +373,51 @@ fn escape_like(text: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
+
+/// A record version an import added: a new record, or a changed one with what it referred to before.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct CatalogChange {
+    pub run_id: Uuid,
+    /// The import's upstream release (`18.1`), when it names one.
+    pub upstream_version: Option<String>,
+    pub kind: String,
+    pub scope: String,
+    pub id: String,
+    pub name: String,
+    pub version: i32,
+    pub status: String,
+    pub techniques: Vec<String>,
+    /// The techniques of the version before; `None` for a new record.
+    pub previous_techniques: Option<Vec<String>>,
+}
+
+/// The records of `kinds` that the imports finished after `since` (every import when `None`) added or
+/// changed, by import run. The first import of a kind and scope is the baseline, not news: its records are
+/// left out.
+pub async fn changes_since(
+    pool: &PgPool,
+    since: Option<DateTime<Utc>>,
+    kinds: &[&str],
+) -> Result<Vec<CatalogChange>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH runs AS (
+             SELECT run_id, upstream_version FROM import_runs
+              WHERE status IN ('succeeded', 'partial') AND finished_at IS NOT NULL
+                AND ($1::timestamptz IS NULL OR finished_at > $1)),
+         first_runs AS (
+             SELECT DISTINCT ON (kind, scope) kind, scope, run_id FROM catalog_records
+              WHERE kind = ANY($2) ORDER BY kind, scope, valid_from, run_id)
+         SELECT c.run_id, runs.upstream_version, c.kind, c.scope, c.id, c.name, c.version, c.status,
+                c.techniques, p.techniques AS previous_techniques
+           FROM catalog_records c
+           JOIN runs USING (run_id)
+           JOIN first_runs f ON (f.kind, f.scope) = (c.kind, c.scope)
+           LEFT JOIN catalog_records p ON (p.kind, p.scope, p.id, p.version) = (c.kind, c.scope, c.id, c.version - 1)
+          WHERE c.kind = ANY($2) AND (c.version > 1 OR c.run_id <> f.run_id)
+          ORDER BY c.run_id, c.kind, c.scope, c.id",
+    )
+    .bind(since)
+    .bind(kinds)
+    .fetch_all(pool)
+    .await
+}

@@ -18,8 +18,9 @@
 //! - [`catalog`]: the reference catalogs the importers write (ATT&CK, templates, rules…), by kind, by
 //!   technique and as of a moment, and the import runs. Written by `importers`, not by events.
 //! - [`scoring_policies`]: scoring policies (the active one, every one) and every version of their settings.
-//! - [`notifications`]: what each user is told (assigned, review requested, rejected, approved, campaign due),
-//!   from the test case and campaign events; the read marks beside it are the users' own state.
+//! - [`notifications`]: what each user is told (assigned, review requested, rejected, approved, campaign due,
+//!   intel, job failed), from the events; the read marks beside it are the users' own state.
+//! - [`intel`]: the intel items the scheduler raised, and who acknowledged them.
 //!
 //! # Invariants
 //! - Events are read in `(tx_id, global_seq)` order and only below `pg_snapshot_xmin(pg_current_snapshot())`:
@@ -36,6 +37,7 @@ pub mod detection_rules;
 pub mod event_totals;
 pub mod heatmap;
 pub mod history;
+pub mod intel;
 pub mod leader;
 pub mod notifications;
 pub mod paging;
@@ -59,5 +61,6 @@ pub fn all() -> Vec<Arc<dyn projector::Projection>> {
         Arc::new(detection_rules::DetectionRules),
         Arc::new(coverage::Coverage),
         Arc::new(notifications::Notifications),
+        Arc::new(intel::Intel),
     ]
 }

@@ -1,5 +1,5 @@
 //! The notifications read model (`notifications`): what each user is told in the application, one row per
-//! recipient and cause event, from the `TestCase` and `Campaign` events. Whether a user has read a notification
+//! recipient and cause event, from the `TestCase`, `Campaign`, `IntelItem` and `JobFailure` events. Whether a user has read a notification
 //! is their own state, not the log's: it lives in `notification_reads`, which the API writes through
 //! [`mark_read`] and a rebuild never empties.
 //!
@@ -14,6 +14,8 @@
 //! | `TestCaseResultRejected` | rejected | the assignee of the side it went back to, with the reason |
 //! | `TestCaseResultApproved` | approved | both assignees |
 //! | `CampaignInstanceCreated` | campaign due | whoever created the recurring template or set its recurrence |
+//! | `IntelItemRaised` | intel | the leads the item names (the scan names the leads of its time) |
+//! | `JobFailureRecorded` | job failed | the admins the failure names |
 //!
 //! Recipients are always people the event stream names, never "every lead": asking the `users` read model
 //! who holds a role would make the rows depend on where batch boundaries fall and on whether `users` is
@@ -36,6 +38,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use domain::campaign::CampaignEvent;
+use domain::intel::IntelEvent;
+use domain::job_failure::JobFailureEvent;
 use domain::test_case::{Outcome, Side, TestCaseEvent};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
@@ -95,18 +99,24 @@ impl Projection for Notifications {
         };
         for stored in events {
             let aggregate_type = stored.aggregate_type.as_str();
-            if !matches!(aggregate_type, "TestCase" | "Campaign") {
+            if !matches!(
+                aggregate_type,
+                "TestCase" | "Campaign" | "IntelItem" | "JobFailure"
+            ) {
                 continue;
             }
             let Some(aggregate_id) = stored.uuid_of() else {
                 tracing::warn!(aggregate_id = %stored.aggregate_id, "skipping a {aggregate_type} stream whose id is not a UUID");
                 continue;
             };
-            if aggregate_type == "TestCase" {
-                batch.test_case(aggregate_id, stored, &stored.payload()?)?;
-            } else {
-                let event = stored.payload()?;
-                apply_campaign(connection, &mut batch, aggregate_id, stored, &event).await?;
+            match aggregate_type {
+                "TestCase" => batch.test_case(aggregate_id, stored, &stored.payload()?)?,
+                "Campaign" => {
+                    let event = stored.payload()?;
+                    apply_campaign(connection, &mut batch, aggregate_id, stored, &event).await?;
+                }
+                "IntelItem" => batch.intel_item(aggregate_id, stored, &stored.payload()?),
+                _ => batch.job_failure(aggregate_id, stored, &stored.payload()?),
             }
         }
         let changed: Vec<&TestCaseMemory> = batch
@@ -168,6 +178,10 @@ pub enum NotificationKind {
     Approved,
     /// A recurring campaign of the recipient spawned a new instance.
     CampaignDue,
+    /// The intel scan or ATT&CK sync found something (the recipient is a lead).
+    Intel,
+    /// A scheduled job failed (the recipient is an admin).
+    JobFailed,
 }
 
 /// What kind of thing a notification's subject is, persisted by name (`"test_case"`).
@@ -176,6 +190,9 @@ pub enum NotificationKind {
 pub enum SubjectKind {
     TestCase,
     Campaign,
+    IntelItem,
+    /// A run of a scheduled job (`jobRuns`).
+    JobRun,
 }
 
 /// A notification about to be written: who, what, and the line they read.
@@ -230,6 +247,67 @@ fn notify(notifications: &mut Vec<NotificationRecord>, cause: &Cause<'_>, drafts
             created_at: rows::as_stored(cause.stored.occurred_at()),
             global_seq: cause.stored.global_seq,
         });
+    }
+}
+
+// Intel items and failed jobs: the recipients are named in the event.
+
+impl Batch {
+    fn intel_item(&mut self, item_id: Uuid, stored: &StoredEvent, event: &IntelEvent) {
+        let IntelEvent::Raised {
+            title,
+            notify: recipients,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let cause = Cause {
+            stored,
+            subject_kind: SubjectKind::IntelItem,
+            subject_id: item_id,
+            subject_title: title,
+            actor: None,
+        };
+        let drafts = recipients
+            .iter()
+            .map(|recipient| Draft {
+                recipient: *recipient,
+                kind: NotificationKind::Intel,
+                message: format!("Intel: {title}."),
+            })
+            .collect();
+        notify(&mut self.notifications, &cause, drafts);
+    }
+
+    fn job_failure(&mut self, run_id: Uuid, stored: &StoredEvent, event: &JobFailureEvent) {
+        let JobFailureEvent::Recorded {
+            job,
+            due_at,
+            error,
+            notify: recipients,
+        } = event;
+        let cause = Cause {
+            stored,
+            subject_kind: SubjectKind::JobRun,
+            subject_id: run_id,
+            subject_title: job,
+            actor: None,
+        };
+        let message = format!(
+            "The scheduled job {job} (due {}) failed: {}",
+            due_at.format("%Y-%m-%d %H:%M UTC"),
+            one_line(error, REASON_MAX_CHARS)
+        );
+        let drafts = recipients
+            .iter()
+            .map(|recipient| Draft {
+                recipient: *recipient,
+                kind: NotificationKind::JobFailed,
+                message: message.clone(),
+            })
+            .collect();
+        notify(&mut self.notifications, &cause, drafts);
     }
 }
 

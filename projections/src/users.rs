@@ -201,3 +201,11 @@ fn summary(row: &sqlx::postgres::PgRow) -> Result<UserSummary, sqlx::Error> {
         updated_at: row.try_get("updated_at")?,
     })
 }
+
+/// The active users holding any of `roles` (by name: `red_lead`), by id.
+pub async fn active_holding(pool: &PgPool, roles: &[&str]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM users WHERE active AND roles && $1 ORDER BY user_id")
+        .bind(roles)
+        .fetch_all(pool)
+        .await
+}

@@ -171,6 +171,10 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.scheduledJobs", Operation::ReadJobRuns),
     ("Query.jobRuns", Operation::ReadJobRuns),
     ("Mutation.runJobNow", Operation::RunJobs),
+    ("Query.intelItems", Operation::ReadIntel),
+    ("Query.intelItem", Operation::ReadIntel),
+    ("Query.openIntelItemCount", Operation::ReadIntel),
+    ("Mutation.acknowledgeIntelItem", Operation::AcknowledgeIntel),
 ];
 
 /// Operations still allowed while the caller must change a forced-reset password.

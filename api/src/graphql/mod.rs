@@ -14,6 +14,7 @@ mod evidence;
 pub mod guard;
 mod history;
 mod imports;
+mod intel;
 mod jobs;
 mod notifications;
 mod paging;
@@ -53,6 +54,7 @@ pub struct Query(
     notifications::NotificationsQuery,
     evidence::EvidenceQuery,
     jobs::JobsQuery,
+    intel::IntelQuery,
 );
 
 /// Every change, by area.
@@ -70,6 +72,7 @@ pub struct Mutation(
     notifications::NotificationsMutation,
     evidence::EvidenceMutation,
     jobs::JobsMutation,
+    intel::IntelMutation,
 );
 
 /// Every live update, by area.

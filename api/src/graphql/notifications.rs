@@ -33,6 +33,10 @@ pub enum NotificationKind {
     Approved,
     /// A recurring campaign you created or scheduled spawned a new instance.
     CampaignDue,
+    /// The intel scan or ATT&CK sync found something (`intelItem(subjectId)`); you are a lead.
+    Intel,
+    /// A scheduled job failed (`jobRuns`); you are an admin.
+    JobFailed,
 }
 
 /// What kind of thing a notification's subject is.
@@ -43,6 +47,10 @@ pub enum NotificationSubjectKind {
     TestCase,
     /// `subjectId` is a campaign (`campaign(id)`).
     Campaign,
+    /// `subjectId` is an intel item (`intelItem(id)`).
+    IntelItem,
+    /// `subjectId` is a scheduled job's run (`jobRuns`); the title is the job.
+    JobRun,
 }
 
 /// Something that happened which concerns you. Made from the event log, so it is never changed; only

@@ -10,7 +10,10 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use domain::campaign::CampaignEvent;
+use domain::coverage_snapshot::CoverageSnapshotEvent;
 use domain::detection_rule::{DetectionRuleEvent, RuleRef};
+use domain::intel::IntelEvent;
+use domain::job_failure::JobFailureEvent;
 use domain::scoring::ScoringPolicyEvent;
 use domain::security_policy::SecurityPolicyEvent;
 use domain::test_case::{ActiveState, Outcome, Plan, Severity, Side, TestCaseEvent};
@@ -30,6 +33,9 @@ pub fn summarize(aggregate_type: &str, event_type: &str, payload: &Value) -> Str
         "Campaign" => read(payload).map(|event| campaign(&event)),
         "ScoringPolicy" => read(payload).map(|event| scoring_policy(&event)),
         "DetectionRule" => read(payload).map(|event| detection_rule(&event)),
+        "CoverageSnapshots" => read(payload).map(|event| coverage_snapshot(&event)),
+        "IntelItem" => read(payload).map(|event| intel_item(&event)),
+        "JobFailure" => read(payload).map(|event| job_failure(&event)),
         _ => None,
     };
     known.unwrap_or_else(|| format!("recorded {event_type} on {aggregate_type}"))
@@ -289,6 +295,35 @@ fn detection_rule(event: &DetectionRuleEvent) -> String {
             format!("retired {}: {}", rule_label(rule), excerpt(reason.as_str()))
         }
     }
+}
+
+fn coverage_snapshot(event: &CoverageSnapshotEvent) -> String {
+    let CoverageSnapshotEvent::Taken { snapshot_id, kind } = event;
+    format!(
+        "took {} coverage snapshot {snapshot_id}",
+        kind.as_str().replace('_', "-")
+    )
+}
+
+fn intel_item(event: &IntelEvent) -> String {
+    match event {
+        IntelEvent::Raised { title, .. } => format!("raised intel item “{}”", excerpt(title)),
+        IntelEvent::Acknowledged { note: Some(note) } => {
+            format!("acknowledged the intel item: {}", excerpt(note))
+        }
+        IntelEvent::Acknowledged { note: None } => "acknowledged the intel item".to_owned(),
+    }
+}
+
+fn job_failure(event: &JobFailureEvent) -> String {
+    let JobFailureEvent::Recorded {
+        job, due_at, error, ..
+    } = event;
+    format!(
+        "recorded that job {job} due {} failed: {}",
+        minute(*due_at),
+        excerpt(error)
+    )
 }
 
 fn plan_label(plan: &Plan) -> String {
