@@ -3,7 +3,7 @@
 //! whom the notifications projection then tells.
 //!
 //! # Findings
-//! The scan compares the imports finished since the previous scan with what was there before (the first
+//! The scan compares the imports finished since the previous scan started with what was there before (the first
 //! import of a kind and scope is the baseline, not news), one item per import and finding:
 //! - techniques ATT&CK added, and techniques it changed (content or status);
 //! - detection rules and templates new in the catalog for techniques in scope (those of a test case or a
@@ -30,7 +30,7 @@ use projections::heatmap::{self, HeatmapQuery};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::scheduler::scheduler_actor;
+use crate::scheduler::{JobRunRow, scheduler_actor};
 use crate::state::AppState;
 
 /// The namespace of intel item ids.
@@ -54,17 +54,20 @@ struct Finding {
     links: Vec<CatalogLink>,
 }
 
-/// Runs the scan at `now`; `since` is when the previous scan was due (`None` for the first). Returns the
-/// counts the job run records.
+/// Runs the scan due at `now` after the `previous` one (`None` for the first); returns the counts the job
+/// run records. Imports are compared by when they finished against when the previous scan started (both the
+/// database's time); staleness at the scan's due time against the previous one's.
 pub async fn scan(
     state: &AppState,
-    since: Option<DateTime<Utc>>,
+    previous: Option<JobRunRow>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Value> {
     let pool = &state.pool;
     let changes = catalog::changes_since(
         pool,
-        since.map(|since| since - LOOK_BACK_OVERLAP),
+        previous
+            .as_ref()
+            .map(|previous| previous.started_at - LOOK_BACK_OVERLAP),
         &["technique", "detection_rule", "template", "group"],
     )
     .await?;
@@ -78,6 +81,7 @@ pub async fn scan(
         .collect();
     let mut findings = catalog_findings(&changes, &in_scope, &tracked);
     for scope in ATTACK_DOMAINS {
+        let since = previous.as_ref().map(|previous| previous.due_at);
         findings.extend(stale_finding(state, scope, since, now).await?);
     }
     let found = findings.len();
@@ -98,11 +102,18 @@ pub async fn attack_release(
     if new_or_changed == 0 {
         return Ok(0);
     }
-    let version = run.upstream_version.as_deref().unwrap_or("(unversioned)");
+    let release = run.upstream_version.as_deref().map_or_else(
+        || "A new ATT&CK release".to_owned(),
+        |version| format!("ATT&CK {version}"),
+    );
     let finding = Finding {
-        key: format!("attack_version/{location}/{version}"),
+        // The content, not the version: a re-published release with the same number is news too.
+        key: format!(
+            "attack_version/{location}/{}",
+            run.content_digest.as_deref().unwrap_or_default()
+        ),
         kind: IntelKind::AttackVersion,
-        title: format!("ATT&CK {version} loaded from {location}"),
+        title: format!("{release} loaded from {location}"),
         lines: vec![format!(
             "{} new, {} changed, {} retired records (import run {import_run}).",
             run.records_new, run.records_changed, run.records_retired

@@ -399,8 +399,8 @@ impl Scheduler {
                 attack_sync(&self.state, source).await
             }
             Job::IntelScan => {
-                let since = previous_success(&self.state.pool, job).await?;
-                crate::intel_scan::scan(&self.state, since, now).await
+                let previous = previous_success(&self.state.pool, job).await?;
+                crate::intel_scan::scan(&self.state, previous, now).await
             }
             Job::NotificationCleanup => {
                 let deleted = notification_cleanup(&self.state.pool, now).await?;
@@ -513,12 +513,16 @@ pub async fn notification_cleanup(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Re
     .await
 }
 
-/// When `job` last ran successfully (its due time), if ever.
-async fn previous_success(pool: &PgPool, job: Job) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar("SELECT max(due_at) FROM job_runs WHERE job = $1 AND outcome = 'succeeded'")
-        .bind(job.name())
-        .fetch_one(pool)
-        .await
+/// The newest successful run of `job`, if any.
+async fn previous_success(pool: &PgPool, job: Job) -> sqlx::Result<Option<JobRunRow>> {
+    sqlx::query_as(
+        "SELECT run_id, job, due_at, trigger, started_at, finished_at, outcome, counts, error
+           FROM job_runs WHERE job = $1 AND outcome = 'succeeded'
+          ORDER BY due_at DESC LIMIT 1",
+    )
+    .bind(job.name())
+    .fetch_optional(pool)
+    .await
 }
 
 async fn attack_sync(state: &AppState, source: &AttackSource) -> anyhow::Result<Value> {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use api::state::AppState;
 use domain::role::Role;
@@ -16,16 +16,7 @@ use importers::record::{CatalogRecord, Parsed, RecordKind, RecordStatus};
 use importers::source::Source;
 use serde_json::Value;
 use sqlx::PgPool;
-use support::{graphql, signed_in, state};
-
-fn corpus(path: &str) -> PathBuf {
-    std::env::var("AEGIS_CORPUS")
-        .map_or_else(
-            |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
-            PathBuf::from,
-        )
-        .join(path)
-}
+use support::{corpus, graphql, serve_file, signed_in, state};
 
 async fn import_ics(state: &AppState) {
     let location = Location::Path(corpus("mitre-attack/ics-attack.json"));
@@ -405,21 +396,6 @@ async fn a_test_case_is_planned_from_an_imported_atomic_test(pool: PgPool) {
     assert_eq!(support::error_code(&wrong_technique), Some("VALIDATION"));
 }
 
-/// Serves `body` at `/ics-attack.json` (and 404 elsewhere) on a free local port, like an upstream release URL.
-async fn serve_bundle(body: Vec<u8>) -> String {
-    let app = axum::Router::new().route(
-        "/ics-attack.json",
-        axum::routing::get(move || {
-            let body = body.clone();
-            async move { body }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}")
-}
-
 async fn wait_for_run(state: &AppState, token: &str, id: &str) -> Value {
     for _ in 0..200 {
         let run = graphql(
@@ -440,7 +416,8 @@ async fn wait_for_run(state: &AppState, token: &str, id: &str) -> Value {
 async fn an_admin_starts_an_import_from_a_url_and_follows_it(pool: PgPool) {
     let state = state(&pool);
     let (admin_id, admin) = signed_in(&state, &[Role::Admin]).await;
-    let base = serve_bundle(std::fs::read(corpus("mitre-attack/ics-attack.json")).unwrap()).await;
+    let bundle = std::fs::read(corpus("mitre-attack/ics-attack.json")).unwrap();
+    let base = serve_file("ics-attack.json", Arc::new(Mutex::new(bundle))).await;
     let start = |url: String| {
         format!(
             r#"mutation {{ startImport(source: "attack", url: "{url}") {{ id status source locations }} }}"#

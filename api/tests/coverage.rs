@@ -5,99 +5,18 @@
 
 mod support;
 
-use std::path::PathBuf;
-
-use api::state::AppState;
 use domain::role::Role;
 use domain::test_case::TechniqueId;
 use importers::catalog;
-use importers::import::{self, Location};
 use importers::record::{CatalogRecord, Parsed, RecordKind, RecordStatus};
 use importers::source::Source;
 use serde_json::Value;
 use sqlx::PgPool;
-use support::{error_code, graphql, signed_in, state};
+use support::{approved, error_code, graphql, import_ics, signed_in, state};
 
 fn data(response: &Value) -> &Value {
     assert!(response.get("errors").is_none(), "{response}");
     &response["data"]
-}
-
-async fn import_ics(state: &AppState) {
-    let bundle = std::env::var("AEGIS_CORPUS")
-        .map_or_else(
-            |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
-            PathBuf::from,
-        )
-        .join("mitre-attack/ics-attack.json");
-    let location = Location::Path(bundle);
-    let run_id = catalog::begin_run(&state.pool, Source::Attack, &[location.as_text()], None)
-        .await
-        .unwrap();
-    import::run(&state.pool, run_id, Source::Attack, &[location], &|_| {})
-        .await
-        .unwrap();
-}
-
-/// Plans a manual test case against `technique` and takes it through the workflow to approval with `outcome`.
-async fn approved(state: &AppState, technique: &str, outcome: &str) -> String {
-    let (red_tech_id, red_tech) = signed_in(state, &[Role::RedTech]).await;
-    let (blue_tech_id, blue_tech) = signed_in(state, &[Role::BlueTech]).await;
-    let (_, red_lead) = signed_in(state, &[Role::RedLead]).await;
-    let (_, blue_lead) = signed_in(state, &[Role::BlueLead]).await;
-    let planned = graphql(
-        state,
-        Some(&red_lead),
-        &format!(
-            r#"mutation {{ planTestCase(plan: {{ title: "drive-by", objective: "", technique: "{technique}",
-                procedure: {{ kind: MANUAL }}, steps: "visit the watering hole", platforms: ["windows"] }}) {{ id }} }}"#
-        ),
-    )
-    .await;
-    let id = data(&planned)["planTestCase"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let steps = [
-        (
-            &red_lead,
-            format!(r#"assignTestCase(id: "{id}", redAssignee: "{red_tech_id}")"#),
-        ),
-        (
-            &blue_lead,
-            format!(r#"assignTestCase(id: "{id}", blueAssignee: "{blue_tech_id}")"#),
-        ),
-        (&red_tech, format!(r#"startExecution(id: "{id}")"#)),
-        (
-            &red_tech,
-            format!(
-                r#"recordExecution(id: "{id}", execution: {{ command: "open the page", target: "hmi-01",
-                    startedAt: "2026-11-20T09:59:00Z", stoppedAt: "2026-11-20T10:00:30Z" }})"#
-            ),
-        ),
-        (&red_tech, format!(r#"completeExecution(id: "{id}")"#)),
-        (&blue_tech, format!(r#"startReview(id: "{id}")"#)),
-        (
-            &blue_tech,
-            format!(
-                r#"recordDefenseOutcome(id: "{id}", outcome: {{ tool: "EDR", outcome: {outcome}, severity: HIGH,
-                    detectedAt: "2026-11-20T10:00:00Z" }})"#
-            ),
-        ),
-        (&blue_tech, format!(r#"submitForApproval(id: "{id}")"#)),
-        (&red_lead, format!(r#"approveResult(id: "{id}")"#)),
-    ];
-    for (token, mutation) in steps {
-        let response = graphql(
-            state,
-            Some(token),
-            &format!("mutation {{ {mutation} {{ id }} }}"),
-        )
-        .await;
-        data(&response);
-    }
-    state.projector.catch_up().await.unwrap();
-    id
 }
 
 fn cell<'a>(heatmap: &'a Value, technique: &str) -> &'a Value {

@@ -41,12 +41,15 @@ async fn each_due_time_runs_once_overdue_runs_once_and_a_failure_stops_nothing(p
     .unwrap();
     let state = state(&pool).with_schedules(schedules);
     let scheduler = Scheduler::new(state.clone());
+    let admin = create_user(&state, "admin@example.com", &[Role::Admin]).await;
+    state.projector.catch_up().await.unwrap();
 
-    // Sunday 29 November 2026, noon: every job's latest due time is today.
+    // Sunday 29 November 2026, noon: every job's latest due time is today (the intel scan's is Monday
+    // 23 November).
     let sunday = at("2026-11-29T12:00:00Z");
     let runs = scheduler.tick(sunday).await.unwrap();
     let by_job = outcomes(&runs);
-    assert_eq!(by_job.len(), 4, "{runs:?}");
+    assert_eq!(by_job.len(), 5, "{runs:?}");
     assert_eq!(by_job["attack_sync"].0, "failed");
     let failed = runs.iter().find(|run| run.job == "attack_sync").unwrap();
     assert!(
@@ -65,6 +68,22 @@ async fn each_due_time_runs_once_overdue_runs_once_and_a_failure_stops_nothing(p
         by_job["recurring_campaigns"],
         ("succeeded".to_owned(), json!({ "instances": 0 }))
     );
+    assert_eq!(
+        by_job["intel_scan"],
+        (
+            "succeeded".to_owned(),
+            json!({ "findings": 0, "raised": 0 })
+        )
+    );
+    // The admins are told of the failure.
+    state.projector.catch_up().await.unwrap();
+    let told = projections::notifications::page(&pool, admin, false, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].subject_id, failed.run_id);
+    assert_eq!(told[0].subject_title, "attack_sync");
+    assert!(told[0].message.contains("127.0.0.1:9"), "{told:?}");
     let due: BTreeMap<String, DateTime<Utc>> = runs
         .iter()
         .map(|run| (run.job.clone(), run.due_at))
@@ -91,7 +110,7 @@ async fn each_due_time_runs_once_overdue_runs_once_and_a_failure_stops_nothing(p
     // Down for three weeks: each job runs once, for its latest due time, not once per missed slot.
     let later = sunday + TimeDelta::weeks(3) + TimeDelta::hours(1);
     let runs = scheduler.tick(later).await.unwrap();
-    assert_eq!(runs.len(), 4, "{runs:?}");
+    assert_eq!(runs.len(), 5, "{runs:?}");
     let weekly = runs
         .iter()
         .find(|run| run.job == "weekly_snapshot")
@@ -106,7 +125,6 @@ async fn each_due_time_runs_once_overdue_runs_once_and_a_failure_stops_nothing(p
     );
 
     // Run by hand: recorded with who asked; the schedule's runs are untouched.
-    let admin = create_user(&state, "admin@example.com", &[Role::Admin]).await;
     let manual = scheduler
         .run_now(Job::WeeklySnapshot, Trigger::Admin(admin), later)
         .await
@@ -125,7 +143,7 @@ async fn without_an_attack_source_attack_sync_does_not_run(pool: PgPool) {
     let scheduler = Scheduler::new(state(&pool));
     let runs = scheduler.tick(at("2026-11-29T12:00:00Z")).await.unwrap();
     assert!(runs.iter().all(|run| run.job != "attack_sync"), "{runs:?}");
-    assert_eq!(runs.len(), 3);
+    assert_eq!(runs.len(), 4);
 }
 
 #[test]
@@ -257,6 +275,11 @@ async fn two_processes_run_each_due_time_once(pool: PgPool) {
     assert_eq!(
         runs,
         [
+            (
+                "intel_scan".to_owned(),
+                at("2026-11-23T03:00:00Z"),
+                "succeeded".to_owned()
+            ),
             (
                 "notification_cleanup".to_owned(),
                 at("2026-11-29T04:00:00Z"),

@@ -2,7 +2,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use api::auth::identity::{Identity, IdentitySettings, RequestOrigin};
 use api::auth::session::Authenticator;
@@ -15,6 +16,9 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use commands::context::{Actor, SystemClock};
 use domain::role::Role;
 use http_body_util::BodyExt;
+use importers::catalog;
+use importers::import::{self, Location};
+use importers::source::Source;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -127,4 +131,108 @@ pub async fn graphql(state: &AppState, token: Option<&str>, query: &str) -> Valu
 /// The `extensions.code` of the first error, if any.
 pub fn error_code(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// A file of the shared upstream corpus (`AEGIS_CORPUS`, or `../shared/corpus` beside the repository).
+pub fn corpus(path: &str) -> PathBuf {
+    std::env::var("AEGIS_CORPUS")
+        .map_or_else(
+            |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+            PathBuf::from,
+        )
+        .join(path)
+}
+
+/// The response's data, after checking it has no errors.
+pub fn ok(response: &Value) -> &Value {
+    assert!(response.get("errors").is_none(), "{response}");
+    &response["data"]
+}
+
+/// Serves the bytes in `body` at `/<name>` (and 404 elsewhere) on a free local port, like an upstream
+/// release URL; replace them to publish a new release. Returns the base URL.
+pub async fn serve_file(name: &str, body: Arc<Mutex<Vec<u8>>>) -> String {
+    let app = axum::Router::new().route(
+        &format!("/{name}"),
+        axum::routing::get(move || {
+            let body = body.lock().unwrap().clone();
+            async move { body }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}")
+}
+
+/// Imports the real ICS ATT&CK bundle from the corpus.
+pub async fn import_ics(state: &AppState) {
+    let location = Location::Path(corpus("mitre-attack/ics-attack.json"));
+    let run_id = catalog::begin_run(&state.pool, Source::Attack, &[location.as_text()], None)
+        .await
+        .unwrap();
+    import::run(&state.pool, run_id, Source::Attack, &[location], &|_| {})
+        .await
+        .unwrap();
+}
+
+/// Plans a manual test case against `technique` and takes it through the workflow to approval with `outcome`.
+pub async fn approved(state: &AppState, technique: &str, outcome: &str) -> String {
+    let (red_tech_id, red_tech) = signed_in(state, &[Role::RedTech]).await;
+    let (blue_tech_id, blue_tech) = signed_in(state, &[Role::BlueTech]).await;
+    let (_, red_lead) = signed_in(state, &[Role::RedLead]).await;
+    let (_, blue_lead) = signed_in(state, &[Role::BlueLead]).await;
+    let planned = graphql(
+        state,
+        Some(&red_lead),
+        &format!(
+            r#"mutation {{ planTestCase(plan: {{ title: "drive-by", objective: "", technique: "{technique}",
+                procedure: {{ kind: MANUAL }}, steps: "visit the watering hole", platforms: ["windows"] }}) {{ id }} }}"#
+        ),
+    )
+    .await;
+    let id = ok(&planned)["planTestCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let steps = [
+        (
+            &red_lead,
+            format!(r#"assignTestCase(id: "{id}", redAssignee: "{red_tech_id}")"#),
+        ),
+        (
+            &blue_lead,
+            format!(r#"assignTestCase(id: "{id}", blueAssignee: "{blue_tech_id}")"#),
+        ),
+        (&red_tech, format!(r#"startExecution(id: "{id}")"#)),
+        (
+            &red_tech,
+            format!(
+                r#"recordExecution(id: "{id}", execution: {{ command: "open the page", target: "hmi-01",
+                    startedAt: "2026-11-20T09:59:00Z", stoppedAt: "2026-11-20T10:00:30Z" }})"#
+            ),
+        ),
+        (&red_tech, format!(r#"completeExecution(id: "{id}")"#)),
+        (&blue_tech, format!(r#"startReview(id: "{id}")"#)),
+        (
+            &blue_tech,
+            format!(
+                r#"recordDefenseOutcome(id: "{id}", outcome: {{ tool: "EDR", outcome: {outcome}, severity: HIGH,
+                    detectedAt: "2026-11-20T10:00:00Z" }})"#
+            ),
+        ),
+        (&blue_tech, format!(r#"submitForApproval(id: "{id}")"#)),
+        (&red_lead, format!(r#"approveResult(id: "{id}")"#)),
+    ];
+    for (token, mutation) in steps {
+        let response = graphql(
+            state,
+            Some(token),
+            &format!("mutation {{ {mutation} {{ id }} }}"),
+        )
+        .await;
+        ok(&response);
+    }
+    state.projector.catch_up().await.unwrap();
+    id
 }
