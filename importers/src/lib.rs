@@ -20,6 +20,7 @@ pub mod catalog;
 pub mod fetch;
 pub mod files;
 pub mod import;
+pub mod interop;
 pub mod parsers;
 pub mod record;
 pub mod source;
