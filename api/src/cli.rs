@@ -47,6 +47,9 @@ pub enum Command {
     /// Import reference content into the catalog: ATT&CK, D3FEND, templates, detection rules, telemetry
     /// configurations, compliance frameworks. Exits 1 when any file failed (the others are still imported).
     Import(import::ImportArgs),
+    /// Export data for other tools and instances.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Manage users from scripts.
     #[command(subcommand)]
     User(UserCommandLine),
@@ -60,6 +63,18 @@ pub enum Command {
     /// Measure throughput against the database (see README, Performance).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// A campaign's whole history (its events and its test cases'), signed by this instance's key, for
+    /// `aegis import stream` on another instance.
+    Stream {
+        #[arg(long)]
+        campaign: uuid::Uuid,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +224,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "created user {user_id} ({email}); one-time password: {password} (must be changed at first sign-in)"
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportCommand::Stream { campaign, out }) => {
+            let database = database::open(&config.database, &config.data_dir, true).await?;
+            let keys = serve::signing_keys(&config)?;
+            crate::portable::write_campaign(&database.pool, &keys, campaign, &out).await
         }
         Command::Import(args) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;

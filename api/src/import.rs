@@ -1,5 +1,6 @@
 //! `aegis import <source> <path-or-url>… [--json]`: the catalog importers from the command line, with a
 //! progress bar on a terminal, plain lines otherwise, and one JSON object on stdout with `--json`.
+//! `aegis import stream FILE… [--trust-key HEX]` replays portable history instead (`crate::portable`).
 //! `aegis import taxii <discovery-url> <collection-id-or-title> [--added-after <RFC3339>]` reads a TAXII 2.1
 //! collection instead.
 
@@ -18,9 +19,10 @@ use sqlx::PgPool;
 
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// attack, taxii, d3fend, atomic, caldera, lolbas, gtfobins, sigma, elastic, sysmon, ctid or oscal.
-    #[arg(value_parser = parse_source)]
-    pub source: Source,
+    /// attack, taxii, d3fend, atomic, caldera, lolbas, gtfobins, sigma, elastic, sysmon, ctid or oscal (the
+    /// catalogs), or stream (a campaign's history exported by `aegis export stream`).
+    #[arg(value_parser = parse_kind)]
+    pub kind: ImportKind,
     /// Files, directories (walked recursively) or HTTPS URLs; for taxii, the server's discovery URL
     /// (`https://host/taxii2/`, optionally with `user:password@`) and a collection's id or title.
     #[arg(required = true)]
@@ -36,14 +38,30 @@ pub struct ImportArgs {
     /// taxii only: the password for HTTP basic authentication.
     #[arg(long, env = "AEGIS_TAXII_PASSWORD", hide_env_values = true)]
     pub taxii_password: Option<String>,
+    /// stream only: the public key (hex) the files must be signed with; without it any valid signature is
+    /// accepted and the signing key is printed.
+    #[arg(long)]
+    pub trust_key: Option<String>,
     /// Print one JSON object (the run's counts and every failed file) on stdout instead of a report.
     #[arg(long)]
     pub json: bool,
 }
 
-fn parse_source(name: &str) -> Result<Source, String> {
+/// What `aegis import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    Catalog(Source),
+    /// Portable history (`aegis export stream`).
+    Stream,
+}
+
+fn parse_kind(name: &str) -> Result<ImportKind, String> {
+    if name == "stream" {
+        return Ok(ImportKind::Stream);
+    }
     name.parse()
-        .map_err(|error: importers::source::UnknownSource| error.to_string())
+        .map(ImportKind::Catalog)
+        .map_err(|error: importers::source::UnknownSource| format!("{error}, or stream"))
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
@@ -57,8 +75,8 @@ const TAXII_USAGE: &str =
 
 /// The locations as the importers take them: one TAXII location made of the two arguments for `taxii`, each
 /// argument a path or URL otherwise.
-fn locations(args: &ImportArgs) -> anyhow::Result<Vec<Location>> {
-    if args.source != Source::Taxii {
+fn locations(source: Source, args: &ImportArgs) -> anyhow::Result<Vec<Location>> {
+    if source != Source::Taxii {
         if args.added_after.is_some() {
             bail!("--added-after is for `aegis import taxii` only");
         }
@@ -86,17 +104,29 @@ fn locations(args: &ImportArgs) -> anyhow::Result<Vec<Location>> {
 }
 
 pub async fn run(pool: &PgPool, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let locations = locations(&args)?;
+    let source = match args.kind {
+        ImportKind::Catalog(source) => source,
+        ImportKind::Stream => {
+            return crate::portable::import_files(
+                pool,
+                &args.locations,
+                args.trust_key.as_deref(),
+                args.json,
+            )
+            .await;
+        }
+    };
+    let locations = locations(source, &args)?;
     // The run row keeps the locations as text: a TAXII URL's password is not written there.
     let names: Vec<String> = locations.iter().map(Location::as_text).collect();
-    let run_id = catalog::begin_run(pool, args.source, &names, None).await?;
+    let run_id = catalog::begin_run(pool, source, &names, None).await?;
     let bar = (!args.json && std::io::stderr().is_terminal()).then(ProgressBar::new_spinner);
     let report = |progress: Progress| match &bar {
         Some(bar) => show(bar, progress),
         None if !args.json => print_stage(progress),
         None => {}
     };
-    let summary = import::run(pool, run_id, args.source, &locations, &report).await;
+    let summary = import::run(pool, run_id, source, &locations, &report).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -32,6 +32,7 @@ pub mod http;
 pub mod import;
 pub mod intel_scan;
 pub mod local_postgres;
+pub mod portable;
 pub mod recurring;
 pub mod scheduler;
 pub mod serve;

@@ -32,13 +32,18 @@ pub fn projector(pool: &PgPool, batch_size: i64) -> Projector {
 }
 
 /// The account flows as configured: signing keys, session lifetime, hashing bound.
-pub fn identity(config: &Config, pool: &PgPool) -> anyhow::Result<Identity> {
-    let keys = SigningKeys::load(
+/// The instance's keys: tokens are signed with them, and so are portable history exports.
+pub fn signing_keys(config: &Config) -> anyhow::Result<SigningKeys> {
+    Ok(SigningKeys::load(
         config.auth.biscuit_private_key.as_deref(),
         config.auth.biscuit_key_id,
         config.auth.biscuit_previous_public_keys.as_deref(),
         &config.data_dir,
-    )?;
+    )?)
+}
+
+pub fn identity(config: &Config, pool: &PgPool) -> anyhow::Result<Identity> {
+    let keys = signing_keys(config)?;
     let defaults = IdentitySettings::default();
     let settings = IdentitySettings {
         session_ttl: Duration::from_secs(config.auth.session_hours * 3600),

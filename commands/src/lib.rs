@@ -11,6 +11,8 @@
 //! - [`context`]: who asks and why ([`context::CommandContext`]), turned into event metadata; the clock.
 //! - [`password`]: the password policy and the bounded Argon2id [`password::PasswordHasher`] behind login.
 //! - [`totp`]: the second factor: RFC 6238 codes, enrolment URIs and single-use recovery codes.
+//! - [`portable`]: portable history: whole streams exported as a signed file, verified and replayed by another
+//!   instance.
 //! - [`replay`]: an aggregate's states for auditors (`aegis audit replay`): its events loaded through the event
 //!   store and applied one by one with the domain's `apply`, up to a moment.
 //! - [`evidence`]: evidence files: the [`evidence::store::EvidenceStore`] trait with its S3 and local-disk
@@ -28,6 +30,7 @@ pub mod event_log;
 pub mod evidence;
 pub mod hash_chain;
 pub mod password;
+pub mod portable;
 pub mod replay;
 pub mod service;
 pub mod throttle;

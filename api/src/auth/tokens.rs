@@ -100,6 +100,15 @@ impl SigningKeys {
     pub fn public_key_hex(&self) -> String {
         self.current.public().to_bytes_hex()
     }
+
+    /// The instance key's Ed25519 secret, for signing what this instance exports (portable history); the
+    /// public half is [`Self::public_key_hex`].
+    pub fn instance_secret(&self) -> [u8; 32] {
+        let bytes = self.current.private().to_bytes();
+        let mut secret = [0; 32];
+        secret.copy_from_slice(&bytes[..32]);
+        secret
+    }
 }
 
 impl biscuit_auth::RootKeyProvider for &SigningKeys {
