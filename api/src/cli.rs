@@ -75,6 +75,46 @@ pub enum ExportCommand {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// A heatmap as an ATT&CK Navigator layer (format 4.5): now or as of a moment, one campaign's, or one
+    /// threat actor's techniques with the untested ones in grey.
+    Layer {
+        /// enterprise-attack, mobile-attack or ics-attack.
+        #[arg(long, default_value = "enterprise-attack", value_parser = parse_domain)]
+        domain: importers::interop::navigator::Domain,
+        /// RFC 3339 (2026-01-31T00:00:00Z).
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+        #[arg(long)]
+        campaign: Option<uuid::Uuid>,
+        /// An ATT&CK group id (G0016).
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Test cases (with each tool's outcome, executions and times to detect) or campaigns (with progress),
+    /// as CSV.
+    Csv {
+        dataset: crate::export::Dataset,
+        /// Only this campaign (its test cases, or itself).
+        #[arg(long)]
+        campaign: Option<uuid::Uuid>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// The same as JSON.
+    Json {
+        dataset: crate::export::Dataset,
+        #[arg(long)]
+        campaign: Option<uuid::Uuid>,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+fn parse_domain(name: &str) -> Result<importers::interop::navigator::Domain, String> {
+    importers::interop::navigator::Domain::from_name(name)
+        .ok_or_else(|| format!("{name:?} is not enterprise-attack, mobile-attack or ics-attack"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,11 +265,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export(ExportCommand::Stream { campaign, out }) => {
-            let database = database::open(&config.database, &config.data_dir, true).await?;
-            let keys = serve::signing_keys(&config)?;
-            crate::portable::write_campaign(&database.pool, &keys, campaign, &out).await
-        }
+        Command::Export(command) => export(&config, command).await,
         Command::Import(args) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;
             import::run(&database.pool, args).await
@@ -244,6 +280,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `aegis export …`.
+async fn export(config: &Config, command: ExportCommand) -> anyhow::Result<ExitCode> {
+    let database = database::open(&config.database, &config.data_dir, true).await?;
+    let pool = &database.pool;
+    let (bytes, out) = match command {
+        ExportCommand::Stream { campaign, out } => {
+            let keys = serve::signing_keys(config)?;
+            return crate::portable::write_campaign(pool, &keys, campaign, &out).await;
+        }
+        ExportCommand::Layer {
+            domain,
+            as_of,
+            campaign,
+            actor,
+            out,
+        } => {
+            let view = crate::layers::LayerView {
+                domain,
+                as_of,
+                campaign,
+                actor,
+            };
+            let layer = crate::layers::layer(pool, &view, Utc::now()).await?;
+            let bytes = serde_json::to_vec_pretty(&importers::interop::navigator::to_v45(&layer))?;
+            (bytes, out)
+        }
+        ExportCommand::Csv {
+            dataset,
+            campaign,
+            out,
+        } => (
+            crate::export::render(pool, dataset, crate::export::Format::Csv, campaign).await?,
+            out,
+        ),
+        ExportCommand::Json {
+            dataset,
+            campaign,
+            out,
+        } => (
+            crate::export::render(pool, dataset, crate::export::Format::Json, campaign).await?,
+            out,
+        ),
+    };
+    std::fs::write(&out, &bytes)
+        .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", out.display()))?;
+    println!("wrote {} ({} bytes)", out.display(), bytes.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `aegis audit …`: verifying the chain is `commands::hash_chain`, replaying is `commands::replay`; this opens

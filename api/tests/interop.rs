@@ -1,0 +1,150 @@
+//! Interop out of Aegis on the real ICS ATT&CK bundle: a heatmap exported as a Navigator layer reads back
+//! with the heatmap's scores, an actor's layer shows its untested techniques, and the `aegis export` commands
+//! write layers, CSV and JSON of test cases and campaigns.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::{Command, Output};
+
+use api::layers::{LayerView, layer};
+use chrono::Utc;
+use importers::interop::navigator::{self, Domain};
+use projections::heatmap::{self, HeatmapQuery};
+use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, PgPool};
+use support::{approved, import_ics, state};
+
+fn aegis(pool: &PgPool, data_dir: &std::path::Path, args: &[&str]) -> Output {
+    let base: PgConnectOptions = std::env::var("DATABASE_URL").unwrap().parse().unwrap();
+    let name = pool.connect_options().get_database().unwrap().to_owned();
+    Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(args)
+        .env(
+            "DATABASE_URL",
+            base.database(&name).to_url_lossy().to_string(),
+        )
+        .env("AEGIS_DATA_DIR", data_dir)
+        .env("AEGIS_LOG_FORMAT", "json")
+        .output()
+        .unwrap()
+}
+
+fn ics(actor: Option<&str>) -> LayerView {
+    LayerView {
+        domain: Domain::Ics,
+        as_of: None,
+        campaign: None,
+        actor: actor.map(str::to_owned),
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_heatmap_leaves_as_a_layer_with_its_scores_and_the_exports_hold_the_results(
+    pool: PgPool,
+) {
+    let state = state(&pool);
+    import_ics(&state).await;
+    let test_case = approved(&state, "T0817", "BLOCKED").await;
+    let now = Utc::now();
+
+    // The layer reads back with the heatmap's score for the one tested technique, and nothing else.
+    let exported = layer(&pool, &ics(None), now).await.unwrap();
+    let bytes = serde_json::to_vec(&navigator::to_v45(&exported)).unwrap();
+    let read = navigator::parse(&bytes).unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].domain, Domain::Ics);
+    assert_eq!(read[0].format_version.as_deref(), Some("4.5"));
+    let heatmap = heatmap::heatmap(
+        &pool,
+        &HeatmapQuery {
+            scope: "ics-attack".to_owned(),
+            filter: projections::coverage::ResultFilter::default(),
+            threat_actor: None,
+            as_of: None,
+            policy_id: None,
+            at: now,
+        },
+    )
+    .await
+    .unwrap();
+    let expected = heatmap.cells()["T0817"].cell.score.unwrap().value();
+    assert_eq!(read[0].techniques.len(), 1, "{:?}", read[0].techniques);
+    let entry = &read[0].techniques[0];
+    assert_eq!(entry.technique.as_str(), "T0817");
+    assert_eq!(entry.score, Some(f64::from(expected)));
+    assert!(
+        entry.comment.as_deref().unwrap().contains("1 blocked"),
+        "{entry:?}"
+    );
+    assert!(
+        entry
+            .metadata
+            .iter()
+            .any(|pair| pair.name == "best" && pair.value == "blocked")
+    );
+
+    // Dragonfly's layer: every technique it uses, the untested ones grey.
+    let actor = layer(&pool, &ics(Some("G0035")), now).await.unwrap();
+    assert!(actor.techniques.len() >= 2, "{:?}", actor.techniques);
+    assert!(
+        actor
+            .techniques
+            .iter()
+            .all(|entry| entry.score.is_none() == (entry.color.as_deref() == Some("#b0b0b0")))
+    );
+
+    // The commands.
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    for args in [
+        vec![
+            "export",
+            "layer",
+            "--domain",
+            "ics-attack",
+            "--out",
+            &path("ics.json"),
+        ],
+        vec!["export", "csv", "test-cases", "--out", &path("tests.csv")],
+        vec!["export", "json", "test-cases", "--out", &path("tests.json")],
+        vec![
+            "export",
+            "csv",
+            "campaigns",
+            "--out",
+            &path("campaigns.csv"),
+        ],
+    ] {
+        let output = aegis(&pool, dir.path(), &args);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+    }
+    let layer_file = navigator::parse(&std::fs::read(path("ics.json")).unwrap()).unwrap();
+    assert_eq!(layer_file[0].techniques, read[0].techniques);
+
+    let csv = std::fs::read_to_string(path("tests.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("id,title,technique,state,outcome,run,"),
+        "{header}"
+    );
+    let row = lines.next().unwrap();
+    assert!(
+        row.starts_with(&format!("{test_case},drive-by,T0817,completed,blocked,1,")),
+        "{row}"
+    );
+    assert!(
+        row.contains("EDR: blocked (high, 2026-11-20T10:00:00Z)"),
+        "{row}"
+    );
+    assert!(lines.next().is_none());
+
+    let json: Value = serde_json::from_slice(&std::fs::read(path("tests.json")).unwrap()).unwrap();
+    assert_eq!(json[0]["id"], test_case.as_str());
+    assert_eq!(json[0]["outcomes"][0]["tool"], "EDR");
+    assert_eq!(json[0]["executions"][0]["command"], "open the page");
+    // No campaign yet: an empty file, not an error.
+    assert_eq!(std::fs::read_to_string(path("campaigns.csv")).unwrap(), "");
+}
