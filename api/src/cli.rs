@@ -92,6 +92,21 @@ pub enum ExportCommand {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// The coverage of a heatmap view as a STIX 2.1 bundle for CTI platforms (attack-patterns with
+    /// `x_aegis_*` score and outcome properties).
+    Stix {
+        #[arg(long, default_value = "enterprise-attack", value_parser = parse_domain)]
+        domain: importers::interop::navigator::Domain,
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+        #[arg(long)]
+        campaign: Option<uuid::Uuid>,
+        /// The organisation the bundle's identity names.
+        #[arg(long, default_value = "Aegis")]
+        organisation: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Test cases (with each tool's outcome, executions and times to detect) or campaigns (with progress),
     /// as CSV.
     Csv {
@@ -307,6 +322,23 @@ async fn export(config: &Config, command: ExportCommand) -> anyhow::Result<ExitC
             let layer = crate::layers::layer(pool, &view, Utc::now()).await?;
             let bytes = serde_json::to_vec_pretty(&importers::interop::navigator::to_v45(&layer))?;
             (bytes, out)
+        }
+        ExportCommand::Stix {
+            domain,
+            as_of,
+            campaign,
+            organisation,
+            out,
+        } => {
+            let view = crate::layers::LayerView {
+                domain,
+                as_of,
+                campaign,
+                actor: None,
+            };
+            let bundle =
+                crate::stix::coverage_bundle(pool, &view, &organisation, Utc::now()).await?;
+            (serde_json::to_vec_pretty(&bundle)?, out)
         }
         ExportCommand::Csv {
             dataset,

@@ -15,7 +15,7 @@ use importers::interop::navigator::{
     Domain, Gradient, LayerExport, LegendItem, Metadata, TechniqueEntry,
 };
 use projections::coverage::ResultFilter;
-use projections::heatmap::{self, HeatmapQuery, TechniqueCell};
+use projections::heatmap::{self, Heatmap, HeatmapError, HeatmapQuery, TechniqueCell};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ const BANDS: [(&str, &str); 3] = [
 /// Colour of a technique the actor uses that nobody tested.
 const UNTESTED: &str = "#b0b0b0";
 
-fn outcome_name(outcome: ScoredOutcome) -> &'static str {
+pub fn outcome_name(outcome: ScoredOutcome) -> &'static str {
     match outcome {
         ScoredOutcome::NotDetected => "not detected",
         ScoredOutcome::Logged => "logged",
@@ -48,12 +48,12 @@ fn outcome_name(outcome: ScoredOutcome) -> &'static str {
     }
 }
 
-/// The layer of `view` at `now` (or as of `view.as_of`).
-pub async fn layer(
+/// The heatmap `view` shows at `now` (or as of `view.as_of`), under the policy in force then.
+pub async fn heatmap_of(
     pool: &PgPool,
     view: &LayerView,
     now: DateTime<Utc>,
-) -> anyhow::Result<LayerExport> {
+) -> Result<Heatmap, HeatmapError> {
     let query = HeatmapQuery {
         scope: view.domain.as_str().to_owned(),
         filter: ResultFilter {
@@ -65,7 +65,16 @@ pub async fn layer(
         policy_id: None,
         at: view.as_of.unwrap_or(now),
     };
-    let heatmap = heatmap::heatmap(pool, &query).await?;
+    heatmap::heatmap(pool, &query).await
+}
+
+/// The layer of `view` at `now` (or as of `view.as_of`).
+pub async fn layer(
+    pool: &PgPool,
+    view: &LayerView,
+    now: DateTime<Utc>,
+) -> anyhow::Result<LayerExport> {
+    let heatmap = heatmap_of(pool, view, now).await?;
     let mut techniques = Vec::new();
     for technique in &heatmap.techniques {
         for cell in std::iter::once(technique).chain(&technique.sub_techniques) {

@@ -10,6 +10,8 @@
 //! - [`evidence_http`]: the local-disk evidence store's signed upload and download URLs (streamed).
 //! - [`edge`]: `harden(router, config)`: security headers, CORS for configured origins, the CSRF guard.
 //! - [`import`]: `aegis import` (progress on a terminal, `--json` summary).
+//! - [`export`], [`layers`], [`stix`], [`portable`]: `aegis export`: test cases and campaigns as CSV and JSON,
+//!   heatmap views as Navigator layers and STIX bundles, a campaign's signed history (and its import).
 //! - [`scheduler`]: the scheduled jobs (once per due time across processes); [`recurring`]: recurring
 //!   campaigns' instances; [`intel_scan`]: the intel scan's findings and the ATT&CK release item.
 //! - [`telemetry`]: structured logs, OpenTelemetry traces, Prometheus metrics. [`bench`]: `aegis bench`.
@@ -39,4 +41,5 @@ pub mod recurring;
 pub mod scheduler;
 pub mod serve;
 pub mod state;
+pub mod stix;
 pub mod telemetry;

@@ -116,6 +116,16 @@ async fn a_heatmap_leaves_as_a_layer_with_its_scores_and_the_exports_hold_the_re
             "--out",
             &path("campaigns.csv"),
         ],
+        vec![
+            "export",
+            "stix",
+            "--domain",
+            "ics-attack",
+            "--organisation",
+            "ACME",
+            "--out",
+            &path("stix.json"),
+        ],
     ] {
         let output = aegis(&pool, dir.path(), &args);
         assert!(output.status.success(), "{args:?}: {output:?}");
@@ -145,6 +155,26 @@ async fn a_heatmap_leaves_as_a_layer_with_its_scores_and_the_exports_hold_the_re
     assert_eq!(json[0]["id"], test_case.as_str());
     assert_eq!(json[0]["outcomes"][0]["tool"], "EDR");
     assert_eq!(json[0]["executions"][0]["command"], "open the page");
+    let bundle: Value = serde_json::from_slice(&std::fs::read(path("stix.json")).unwrap()).unwrap();
+    assert_eq!(bundle["type"], "bundle");
+    let objects = bundle["objects"].as_array().unwrap();
+    assert_eq!(objects[0]["type"], "identity");
+    assert_eq!(objects[0]["name"], "ACME");
+    assert_eq!(objects.len(), 2, "{bundle:#}");
+    let pattern = &objects[1];
+    assert_eq!(pattern["type"], "attack-pattern");
+    assert_eq!(pattern["created_by_ref"], objects[0]["id"]);
+    assert_eq!(pattern["external_references"][0]["external_id"], "T0817");
+    assert!(
+        pattern["external_references"][0]["x_mitre_stix_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("attack-pattern--")
+    );
+    assert_eq!(pattern["x_aegis_score"], expected);
+    assert_eq!(pattern["x_aegis_best_outcome"], "blocked");
+    assert_eq!(pattern["x_aegis_procedures"]["blocked"], 1);
+
     // No campaign yet: an empty file, not an error.
     assert_eq!(std::fs::read_to_string(path("campaigns.csv")).unwrap(), "");
 }
