@@ -283,7 +283,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(command) => export(&config, command).await,
         Command::Import(args) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;
-            import::run(&database.pool, args).await
+            import::run(&app_state(&config, &database.pool)?, args).await
         }
         Command::Bench(bench::BenchCommand::ImportCase(case)) => {
             bench::import_case(&case).await?;

@@ -15,12 +15,14 @@ use importers::import::{self, Location, Progress};
 use importers::source::Source;
 use importers::taxii;
 use indicatif::{ProgressBar, ProgressStyle};
-use sqlx::PgPool;
+
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
     /// attack, taxii, d3fend, atomic, caldera, lolbas, gtfobins, sigma, elastic, sysmon, ctid or oscal (the
-    /// catalogs), or stream (a campaign's history exported by `aegis export stream`).
+    /// catalogs); navigator (ATT&CK Navigator layers, see --as); or stream (a campaign's history exported by
+    /// `aegis export stream`).
     #[arg(value_parser = parse_kind)]
     pub kind: ImportKind,
     /// Files, directories (walked recursively) or HTTPS URLs; for taxii, the server's discovery URL
@@ -38,6 +40,9 @@ pub struct ImportArgs {
     /// taxii only: the password for HTTP basic authentication.
     #[arg(long, env = "AEGIS_TAXII_PASSWORD", hide_env_values = true)]
     pub taxii_password: Option<String>,
+    /// navigator only: keep each layer as a saved view, or plan a test case per technique it names.
+    #[arg(long = "as", value_enum, default_value = "view")]
+    pub use_as: crate::layer_import::LayerUse,
     /// stream only: the public key (hex) the files must be signed with; without it any valid signature is
     /// accepted and the signing key is printed.
     #[arg(long)]
@@ -51,17 +56,20 @@ pub struct ImportArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportKind {
     Catalog(Source),
+    /// ATT&CK Navigator layers.
+    Navigator,
     /// Portable history (`aegis export stream`).
     Stream,
 }
 
 fn parse_kind(name: &str) -> Result<ImportKind, String> {
-    if name == "stream" {
-        return Ok(ImportKind::Stream);
+    match name {
+        "navigator" => Ok(ImportKind::Navigator),
+        "stream" => Ok(ImportKind::Stream),
+        _ => name.parse().map(ImportKind::Catalog).map_err(
+            |error: importers::source::UnknownSource| format!("{error}, or navigator, or stream"),
+        ),
     }
-    name.parse()
-        .map(ImportKind::Catalog)
-        .map_err(|error: importers::source::UnknownSource| format!("{error}, or stream"))
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
@@ -103,9 +111,11 @@ fn locations(source: Source, args: &ImportArgs) -> anyhow::Result<Vec<Location>>
     Ok(vec![Location::Taxii(config)])
 }
 
-pub async fn run(pool: &PgPool, args: ImportArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(state: &AppState, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let pool = &state.pool;
     let source = match args.kind {
         ImportKind::Catalog(source) => source,
+        ImportKind::Navigator => return navigator(state, &args).await,
         ImportKind::Stream => {
             return crate::portable::import_files(
                 pool,
@@ -149,6 +159,61 @@ pub async fn run(pool: &PgPool, args: ImportArgs) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// `aegis import navigator FILE…`: each file on its own; one that cannot be read or parsed is reported with
+/// its name and reason and the others go on. Exit 1 when any failed.
+async fn navigator(state: &AppState, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let (actor, context) = crate::scheduler::system_actor("cli");
+    let mut failed = false;
+    for name in &args.locations {
+        let outcome = match std::fs::read(name) {
+            Ok(bytes) => {
+                crate::layer_import::import(state, &actor, &context, name, &bytes, args.use_as)
+                    .await
+            }
+            Err(error) => Err(anyhow::anyhow!("cannot read it: {error}")),
+        };
+        match outcome {
+            Ok(layers) if args.json => {
+                println!("{}", serde_json::json!({ "file": name, "layers": layers }));
+            }
+            Ok(layers) => {
+                for layer in layers {
+                    let made = layer.saved_layer.map_or_else(
+                        || format!("{} test cases planned", layer.test_cases.len()),
+                        |id| format!("saved layer {id}"),
+                    );
+                    println!(
+                        "{name}: \u{201c}{}\u{201d} ({}): {made}; {} revoked ids mapped, {} entries left out",
+                        layer.name,
+                        layer.domain,
+                        layer.mapped.len(),
+                        layer.left_out.len()
+                    );
+                    for line in layer.mapped.iter().chain(&layer.left_out) {
+                        println!("  {line}");
+                    }
+                }
+            }
+            Err(error) => {
+                failed = true;
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "file": name, "error": format!("{error:#}") })
+                    );
+                } else {
+                    eprintln!("{name}: not imported: {error:#}");
+                }
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

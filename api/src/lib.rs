@@ -34,6 +34,7 @@ pub mod graphql;
 pub mod http;
 pub mod import;
 pub mod intel_scan;
+pub mod layer_import;
 pub mod layers;
 pub mod local_postgres;
 pub mod portable;

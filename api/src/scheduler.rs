@@ -475,9 +475,15 @@ pub async fn runs(
 /// The scheduler acts as a system actor with an admin's rights (for recurring campaigns, on the templates leads
 /// created); its events name it `system:scheduler`.
 pub(crate) fn scheduler_actor() -> (Actor, CommandContext) {
+    system_actor("scheduler")
+}
+
+/// A part of Aegis acting on its own (the scheduler, the command line) with an admin's rights; its events
+/// name it `system:<component>`.
+pub(crate) fn system_actor(component: &str) -> (Actor, CommandContext) {
     (
         Actor::new(Uuid::nil(), [Role::Admin]),
-        CommandContext::new(MetadataActor::system("scheduler")),
+        CommandContext::new(MetadataActor::system(component)),
     )
 }
 

@@ -10,6 +10,7 @@ use domain::coverage_snapshot::CoverageSnapshots;
 use domain::detection_rule::DetectionRule;
 use domain::intel::IntelItem;
 use domain::job_failure::JobFailure;
+use domain::saved_layer::SavedLayer;
 use domain::scoring::ScoringPolicy;
 use domain::test_case::TestCase;
 use projections::projector::Projector;
@@ -81,6 +82,8 @@ pub struct AppState {
     pub intel_items: Arc<CommandService<IntelItem>>,
     /// Scheduled jobs' failures, told to the admins.
     pub job_failures: Arc<CommandService<JobFailure>>,
+    /// Navigator layers kept as scoped views.
+    pub saved_layers: Arc<CommandService<SavedLayer>>,
     pub web: WebSettings,
     /// Evidence files; `None` until [`Self::with_evidence`] (the evidence fields then answer that storage is
     /// not configured).
@@ -109,6 +112,7 @@ impl AppState {
             )),
             intel_items: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
             job_failures: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
+            saved_layers: Arc::new(CommandService::new(pool.clone(), (), Arc::new(SystemClock))),
             pool,
             projector,
             identity,

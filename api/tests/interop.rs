@@ -178,3 +178,158 @@ async fn a_heatmap_leaves_as_a_layer_with_its_scores_and_the_exports_hold_the_re
     // No campaign yet: an empty file, not an error.
     assert_eq!(std::fs::read_to_string(path("campaigns.csv")).unwrap(), "");
 }
+
+/// A technique of the ICS domain that ATT&CK revoked in favour of T0817 (no real ICS technique is revoked).
+async fn revoke_into_drive_by(pool: &PgPool) {
+    use importers::catalog;
+    use importers::record::{CatalogRecord, Parsed, RecordKind, RecordStatus};
+    use importers::source::Source;
+    let revoked = CatalogRecord {
+        kind: RecordKind::Technique,
+        scope: "ics-attack".to_owned(),
+        id: "T0999".to_owned(),
+        name: "Old drive-by".to_owned(),
+        status: RecordStatus::Revoked {
+            replaced_by: Some("T0817".to_owned()),
+        },
+        techniques: vec![domain::test_case::TechniqueId::parse("T0999").unwrap()],
+        details: serde_json::json!({}),
+    };
+    let run_id = catalog::begin_run(pool, Source::Taxii, &["fixture".into()], None)
+        .await
+        .unwrap();
+    let parsed = Parsed {
+        records: vec![revoked],
+        ..Parsed::default()
+    };
+    catalog::complete_run(pool, run_id, Source::Taxii, &[], parsed, Vec::new())
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_layer_comes_back_in_as_a_view_or_as_tests_mapped_to_the_loaded_release(pool: PgPool) {
+    let state = state(&pool);
+    import_ics(&state).await;
+    approved(&state, "T0817", "BLOCKED").await;
+    revoke_into_drive_by(&pool).await;
+    let now = Utc::now();
+
+    // Aegis' own layer, plus a revoked id and one the ICS domain does not have.
+    let exported = layer(&pool, &ics(None), now).await.unwrap();
+    let score = exported.techniques[0].score.unwrap();
+    let mut file: Value = serde_json::to_value(navigator::to_v45(&exported)).unwrap();
+    let techniques = file["techniques"].as_array_mut().unwrap();
+    techniques
+        .push(serde_json::json!({ "techniqueID": "T0999", "score": 10, "comment": "old id" }));
+    techniques.push(serde_json::json!({ "techniqueID": "T1059", "score": 50 }));
+    let dir = tempfile::tempdir().unwrap();
+    let layer_path = dir.path().join("coverage.json");
+    std::fs::write(&layer_path, serde_json::to_vec(&file).unwrap()).unwrap();
+    let broken_path = dir.path().join("broken.json");
+    std::fs::write(
+        &broken_path,
+        br#"{"name": "x", "domain": "ics-attack", "techniques": [{"techniqueID": "T0817", "score": "high"}]}"#,
+    )
+    .unwrap();
+
+    // As a view: the round trip keeps the score; the broken file is refused with its path, the other goes on.
+    let output = aegis(
+        &pool,
+        dir.path(),
+        &[
+            "import",
+            "navigator",
+            layer_path.to_str().unwrap(),
+            broken_path.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let imported = &lines[0]["layers"][0];
+    assert_eq!(imported["mapped"], serde_json::json!(["T0999 -> T0817"]));
+    assert_eq!(
+        imported["left_out"],
+        serde_json::json!(["T1059: not in the loaded ATT&CK catalog (ics-attack)"])
+    );
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("$.techniques[0].score: expected a number"),
+        "{lines:?}"
+    );
+    state.projector.catch_up().await.unwrap();
+    let saved_id: uuid::Uuid = imported["saved_layer"].as_str().unwrap().parse().unwrap();
+    let saved = projections::saved_layers::find(&pool, saved_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let scores: Vec<(String, Option<f64>)> = saved
+        .content
+        .annotations
+        .iter()
+        .map(|annotation| (annotation.technique.to_string(), annotation.score))
+        .collect();
+    assert_eq!(
+        scores,
+        [
+            ("T0817".to_owned(), Some(score)),
+            ("T0817".to_owned(), Some(10.0))
+        ]
+    );
+
+    // Read back through GraphQL, also as a layer file.
+    let (_, viewer) = support::signed_in(&state, &[domain::role::Role::Viewer]).await;
+    let listed = support::graphql(
+        &state,
+        Some(&viewer),
+        "{ savedLayers { id name domain annotations { techniqueId score } navigatorLayer } }",
+    )
+    .await;
+    let listed = &support::ok(&listed)["savedLayers"][0];
+    assert_eq!(listed["domain"], "ics-attack");
+    let again = navigator::parse(&serde_json::to_vec(&listed["navigatorLayer"]).unwrap()).unwrap();
+    assert_eq!(again[0].techniques.len(), 2);
+
+    // As tests: one planned test case per technique, through GraphQL as a lead.
+    let (_, lead) = support::signed_in(&state, &[domain::role::Role::RedLead]).await;
+    let layer_text = serde_json::to_string(&file).unwrap().replace('"', "\\\"");
+    let planned = support::graphql(
+        &state,
+        Some(&lead),
+        &format!(
+            r#"mutation {{ importNavigatorLayer(layer: "{layer_text}", fileName: "coverage.json", as: TESTS) {{ testCaseIds mapped leftOut }} }}"#
+        ),
+    )
+    .await;
+    let planned = &support::ok(&planned)["importNavigatorLayer"][0];
+    assert_eq!(
+        planned["testCaseIds"].as_array().unwrap().len(),
+        1,
+        "{planned}"
+    );
+    state.projector.catch_up().await.unwrap();
+    let test_case = projections::test_cases::find(
+        &pool,
+        planned["testCaseIds"][0].as_str().unwrap().parse().unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(test_case.technique, "T0817");
+    assert_eq!(test_case.tags, ["navigator-import"]);
+    let (_, tech) = support::signed_in(&state, &[domain::role::Role::RedTech]).await;
+    let refused = support::graphql(
+        &state,
+        Some(&tech),
+        r#"mutation { importNavigatorLayer(layer: "{}", as: VIEW) { name } }"#,
+    )
+    .await;
+    assert_eq!(support::error_code(&refused), Some("FORBIDDEN"));
+}

@@ -90,10 +90,13 @@ pub enum Operation {
     ReadIntel,
     /// Acknowledge an intel item.
     AcknowledgeIntel,
+    /// Bring in, rename and delete saved layers (Navigator layers kept as scoped views), and plan test cases
+    /// from a layer.
+    ManageSavedLayers,
 }
 
 impl Operation {
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 29] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -122,6 +125,7 @@ impl Operation {
         Self::RunJobs,
         Self::ReadIntel,
         Self::AcknowledgeIntel,
+        Self::ManageSavedLayers,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -143,9 +147,10 @@ impl Operation {
             Self::WorkOnTestCases => {
                 Audience::Roles(&[Role::RedLead, Role::RedTech, Role::BlueLead, Role::BlueTech])
             }
-            Self::ReadUsers | Self::ManageCampaigns | Self::AcknowledgeIntel => {
-                Audience::Roles(&[Role::RedLead, Role::BlueLead])
-            }
+            Self::ReadUsers
+            | Self::ManageCampaigns
+            | Self::AcknowledgeIntel
+            | Self::ManageSavedLayers => Audience::Roles(&[Role::RedLead, Role::BlueLead]),
             Self::ManageDetectionRules => Audience::Roles(&[Role::BlueLead]),
             Self::ManageUsers
             | Self::ReadSystemStatus
@@ -173,7 +178,8 @@ impl Operation {
             | Self::TakeCoverageSnapshots
             | Self::ManageOwnNotifications
             | Self::RunJobs
-            | Self::AcknowledgeIntel => Access::Write,
+            | Self::AcknowledgeIntel
+            | Self::ManageSavedLayers => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
@@ -243,6 +249,9 @@ impl Operation {
                 "read the intel items (new ATT&CK releases, techniques, rules, stale coverage)"
             }
             Self::AcknowledgeIntel => "acknowledge an intel item",
+            Self::ManageSavedLayers => {
+                "import Navigator layers as saved views or planned test cases; rename, delete saved layers"
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`detection_rule`]: the `DetectionRule` aggregate: which Sigma/Elastic rules we run (they count in scores).
 //! - [`intel`]: the `IntelItem` aggregate: a finding of the intel scan or ATT&CK sync, and its acknowledgement.
 //! - [`job_failure`]: the `JobFailure` aggregate: a scheduled job's failed run, told to the admins.
+//! - [`saved_layer`]: the `SavedLayer` aggregate: a Navigator layer brought in as a scoped view.
 //! - [`role`]: the six roles of Aegis.
 //! - [`scoring`]: the `ScoringPolicy` aggregate and the pure technique score.
 //! - [`security_policy`]: organisation-wide security settings (roles that require two-factor login).
@@ -35,6 +36,7 @@ pub mod detection_rule;
 pub mod intel;
 pub mod job_failure;
 pub mod role;
+pub mod saved_layer;
 pub mod scoring;
 pub mod security_policy;
 pub mod test_case;

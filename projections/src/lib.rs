@@ -21,6 +21,7 @@
 //! - [`notifications`]: what each user is told (assigned, review requested, rejected, approved, campaign due,
 //!   intel, job failed), from the events; the read marks beside it are the users' own state.
 //! - [`intel`]: the intel items the scheduler raised, and who acknowledged them.
+//! - [`saved_layers`]: Navigator layers kept as scoped views.
 //!
 //! # Invariants
 //! - Events are read in `(tx_id, global_seq)` order and only below `pg_snapshot_xmin(pg_current_snapshot())`:
@@ -43,6 +44,7 @@ pub mod notifications;
 pub mod paging;
 pub mod projector;
 mod rows;
+pub mod saved_layers;
 pub mod scoring_policies;
 pub mod test_cases;
 pub mod users;
@@ -62,5 +64,6 @@ pub fn all() -> Vec<Arc<dyn projector::Projection>> {
         Arc::new(coverage::Coverage),
         Arc::new(notifications::Notifications),
         Arc::new(intel::Intel),
+        Arc::new(saved_layers::SavedLayers),
     ]
 }

@@ -175,6 +175,14 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.intelItem", Operation::ReadIntel),
     ("Query.openIntelItemCount", Operation::ReadIntel),
     ("Mutation.acknowledgeIntelItem", Operation::AcknowledgeIntel),
+    ("Query.savedLayers", Operation::ReadCoverage),
+    ("Query.savedLayer", Operation::ReadCoverage),
+    (
+        "Mutation.importNavigatorLayer",
+        Operation::ManageSavedLayers,
+    ),
+    ("Mutation.renameSavedLayer", Operation::ManageSavedLayers),
+    ("Mutation.deleteSavedLayer", Operation::ManageSavedLayers),
 ];
 
 /// Operations still allowed while the caller must change a forced-reset password.

@@ -18,6 +18,7 @@ mod intel;
 mod jobs;
 mod notifications;
 mod paging;
+mod saved_layers;
 mod scalars;
 mod scoring;
 mod scoring_views;
@@ -55,6 +56,7 @@ pub struct Query(
     evidence::EvidenceQuery,
     jobs::JobsQuery,
     intel::IntelQuery,
+    saved_layers::SavedLayersQuery,
 );
 
 /// Every change, by area.
@@ -73,6 +75,7 @@ pub struct Mutation(
     evidence::EvidenceMutation,
     jobs::JobsMutation,
     intel::IntelMutation,
+    saved_layers::SavedLayersMutation,
 );
 
 /// Every live update, by area.

@@ -14,6 +14,7 @@ use domain::coverage_snapshot::CoverageSnapshotEvent;
 use domain::detection_rule::{DetectionRuleEvent, RuleRef};
 use domain::intel::IntelEvent;
 use domain::job_failure::JobFailureEvent;
+use domain::saved_layer::SavedLayerEvent;
 use domain::scoring::ScoringPolicyEvent;
 use domain::security_policy::SecurityPolicyEvent;
 use domain::test_case::{ActiveState, Outcome, Plan, Severity, Side, TestCaseEvent};
@@ -36,6 +37,7 @@ pub fn summarize(aggregate_type: &str, event_type: &str, payload: &Value) -> Str
         "CoverageSnapshots" => read(payload).map(|event| coverage_snapshot(&event)),
         "IntelItem" => read(payload).map(|event| intel_item(&event)),
         "JobFailure" => read(payload).map(|event| job_failure(&event)),
+        "SavedLayer" => read(payload).map(|event| saved_layer(&event)),
         _ => None,
     };
     known.unwrap_or_else(|| format!("recorded {event_type} on {aggregate_type}"))
@@ -324,6 +326,20 @@ fn job_failure(event: &JobFailureEvent) -> String {
         minute(*due_at),
         excerpt(error)
     )
+}
+
+fn saved_layer(event: &SavedLayerEvent) -> String {
+    match event {
+        SavedLayerEvent::Saved { content } => format!(
+            "saved layer “{}” ({}, {} techniques, from {})",
+            excerpt(&content.name),
+            content.domain,
+            content.annotations.len(),
+            excerpt(&content.source)
+        ),
+        SavedLayerEvent::Renamed { name } => format!("renamed the layer “{}”", excerpt(name)),
+        SavedLayerEvent::Deleted => "deleted the layer".to_owned(),
+    }
 }
 
 fn plan_label(plan: &Plan) -> String {
