@@ -58,6 +58,8 @@ pub enum ImportKind {
     Catalog(Source),
     /// ATT&CK Navigator layers.
     Navigator,
+    /// A VECTR CSV export: campaigns and test cases with their history.
+    VectrCsv,
     /// Portable history (`aegis export stream`).
     Stream,
 }
@@ -65,6 +67,7 @@ pub enum ImportKind {
 fn parse_kind(name: &str) -> Result<ImportKind, String> {
     match name {
         "navigator" => Ok(ImportKind::Navigator),
+        "vectr-csv" => Ok(ImportKind::VectrCsv),
         "stream" => Ok(ImportKind::Stream),
         _ => name.parse().map(ImportKind::Catalog).map_err(
             |error: importers::source::UnknownSource| format!("{error}, or navigator, or stream"),
@@ -116,6 +119,7 @@ pub async fn run(state: &AppState, args: ImportArgs) -> anyhow::Result<ExitCode>
     let source = match args.kind {
         ImportKind::Catalog(source) => source,
         ImportKind::Navigator => return navigator(state, &args).await,
+        ImportKind::VectrCsv => return vectr_csv(state, &args).await,
         ImportKind::Stream => {
             return crate::portable::import_files(
                 pool,
@@ -156,6 +160,60 @@ pub async fn run(state: &AppState, args: ImportArgs) -> anyhow::Result<ExitCode>
         print_report(&summary);
     }
     Ok(if summary.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `aegis import vectr-csv FILE…`: each file on its own, as the command line's admin; a file that cannot be
+/// read is reported and the others go on. Exit 1 when any file failed or any row was left out.
+async fn vectr_csv(state: &AppState, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let (actor, context) = crate::scheduler::system_actor("cli");
+    let mut clean = true;
+    for name in &args.locations {
+        let outcome = match std::fs::read(name) {
+            Ok(bytes) => {
+                crate::vectr_import::import(state, &actor, &context, &bytes, chrono::Utc::now())
+                    .await
+            }
+            Err(error) => Err(anyhow::anyhow!("cannot read it: {error}")),
+        };
+        match outcome {
+            Ok(summary) => {
+                clean &= summary.skipped.is_empty();
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "file": name, "imported": summary })
+                    );
+                } else {
+                    println!(
+                        "{name}: {} campaigns, {} test cases imported, {} already here, {} rows left out",
+                        summary.campaigns,
+                        summary.test_cases,
+                        summary.already_imported,
+                        summary.skipped.len()
+                    );
+                    for line in &summary.skipped {
+                        println!("  {line}");
+                    }
+                }
+            }
+            Err(error) => {
+                clean = false;
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "file": name, "error": format!("{error:#}") })
+                    );
+                } else {
+                    eprintln!("{name}: not imported: {error:#}");
+                }
+            }
+        }
+    }
+    Ok(if clean {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -44,3 +44,4 @@ pub mod serve;
 pub mod state;
 pub mod stix;
 pub mod telemetry;
+pub mod vectr_import;

@@ -333,3 +333,85 @@ async fn a_layer_comes_back_in_as_a_view_or_as_tests_mapped_to_the_loaded_releas
     .await;
     assert_eq!(support::error_code(&refused), Some("FORBIDDEN"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_vectr_export_brings_its_campaigns_and_history_once(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = support::corpus(
+        "vectr-tools/vectr_tools/csv_import_example/sample_data/DEMO_PURPLE_CE.csv",
+    );
+    let import = || {
+        aegis(
+            &pool,
+            dir.path(),
+            &["import", "vectr-csv", csv.to_str().unwrap(), "--json"],
+        )
+    };
+
+    // 765 rows: 85 name no ATT&CK technique (only VECTR's method) and are reported; the rest arrive, in the
+    // 95 (assessment, campaign) pairs that have a technique. Rows were left out, so the exit status is 1.
+    let output = import();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let imported = &summary["imported"];
+    assert_eq!(imported["campaigns"], 95, "{summary:#}");
+    assert_eq!(imported["test_cases"], 680);
+    let skipped = imported["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 85);
+    assert!(skipped.iter().all(|line| {
+        line.as_str()
+            .unwrap()
+            .contains(": no ATT&CK id (VECTR method ")
+    }));
+
+    // The first row, with VECTR's times as the workflow's: blocked, judged at its detection time.
+    let state = state(&pool);
+    state.projector.catch_up().await.unwrap();
+    let id: uuid::Uuid =
+        sqlx::query_scalar("SELECT test_case_id FROM test_cases WHERE title = 'Basic Auth & WPAD'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let test_case = projections::test_cases::find(&pool, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(test_case.technique, "T1040");
+    assert_eq!(test_case.state.as_str(), "completed");
+    assert_eq!(test_case.outcome, Some(domain::test_case::Outcome::Blocked));
+    let at = |text: &str| text.parse::<chrono::DateTime<Utc>>().unwrap();
+    assert_eq!(test_case.completed_at, Some(at("2017-01-17T12:05:23.930Z")));
+    assert_eq!(
+        test_case.executions[0].started_at,
+        at("2017-01-17T09:20:25.930Z")
+    );
+    assert_eq!(
+        test_case.executions[0].stopped_at,
+        at("2017-01-17T10:13:47.930Z")
+    );
+    assert_eq!(test_case.outcomes[0].tool, "Secure Configs");
+    assert!(test_case.tags.contains(&"vectr-import".to_owned()));
+    let campaign = projections::campaigns::for_test_case(&pool, id)
+        .await
+        .unwrap();
+    assert_eq!(campaign[0].name, "Network MiTM");
+    assert_eq!(
+        campaign[0].status,
+        domain::campaign::CampaignStatus::Completed
+    );
+    // Recorded now, by the command line: the history's times are the rows', the log's are the import's.
+    let actors: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT metadata->>'actor_id' FROM events WHERE aggregate_id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(actors, ["system:cli"]);
+
+    // The same file again: everything is there already.
+    let again: Value = serde_json::from_slice(&import().stdout).unwrap();
+    assert_eq!(again["imported"]["test_cases"], 0, "{again:#}");
+    assert_eq!(again["imported"]["campaigns"], 0);
+    assert_eq!(again["imported"]["already_imported"], 680);
+}
