@@ -60,6 +60,8 @@ pub enum ImportKind {
     Navigator,
     /// A VECTR CSV export: campaigns and test cases with their history.
     VectrCsv,
+    /// Execution logs: ATTiRe JSON or Invoke-AtomicRedTeam CSV.
+    Executions(crate::execution_import::LogFormat),
     /// Portable history (`aegis export stream`).
     Stream,
 }
@@ -68,6 +70,12 @@ fn parse_kind(name: &str) -> Result<ImportKind, String> {
     match name {
         "navigator" => Ok(ImportKind::Navigator),
         "vectr-csv" => Ok(ImportKind::VectrCsv),
+        "attire" => Ok(ImportKind::Executions(
+            crate::execution_import::LogFormat::Attire,
+        )),
+        "art-log" => Ok(ImportKind::Executions(
+            crate::execution_import::LogFormat::AtomicCsv,
+        )),
         "stream" => Ok(ImportKind::Stream),
         _ => name.parse().map(ImportKind::Catalog).map_err(
             |error: importers::source::UnknownSource| format!("{error}, or navigator, or stream"),
@@ -120,6 +128,7 @@ pub async fn run(state: &AppState, args: ImportArgs) -> anyhow::Result<ExitCode>
         ImportKind::Catalog(source) => source,
         ImportKind::Navigator => return navigator(state, &args).await,
         ImportKind::VectrCsv => return vectr_csv(state, &args).await,
+        ImportKind::Executions(format) => return executions(state, &args, format).await,
         ImportKind::Stream => {
             return crate::portable::import_files(
                 pool,
@@ -196,6 +205,62 @@ async fn vectr_csv(state: &AppState, args: &ImportArgs) -> anyhow::Result<ExitCo
                         summary.skipped.len()
                     );
                     for line in &summary.skipped {
+                        println!("  {line}");
+                    }
+                }
+            }
+            Err(error) => {
+                clean = false;
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "file": name, "error": format!("{error:#}") })
+                    );
+                } else {
+                    eprintln!("{name}: not imported: {error:#}");
+                }
+            }
+        }
+    }
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `aegis import attire|art-log FILE…`: each file on its own; exit 1 when any failed or left entries out.
+async fn executions(
+    state: &AppState,
+    args: &ImportArgs,
+    format: crate::execution_import::LogFormat,
+) -> anyhow::Result<ExitCode> {
+    let (actor, context) = crate::scheduler::system_actor("cli");
+    let mut clean = true;
+    for name in &args.locations {
+        let outcome = match std::fs::read(name) {
+            Ok(bytes) => {
+                crate::execution_import::import(state, &actor, &context, format, &bytes).await
+            }
+            Err(error) => Err(anyhow::anyhow!("cannot read it: {error}")),
+        };
+        match outcome {
+            Ok(imported) => {
+                clean &= imported.skipped.is_empty();
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "file": name, "imported": imported })
+                    );
+                } else {
+                    println!(
+                        "{name}: {} executions recorded on open test cases, {} new test cases, {} already recorded, {} left out",
+                        imported.recorded,
+                        imported.planned,
+                        imported.already_recorded,
+                        imported.skipped.len()
+                    );
+                    for line in &imported.skipped {
                         println!("  {line}");
                     }
                 }

@@ -29,6 +29,7 @@ pub mod database;
 pub mod demo;
 pub mod edge;
 pub mod evidence_http;
+pub mod execution_import;
 pub mod export;
 pub mod graphql;
 pub mod http;

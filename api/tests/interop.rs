@@ -415,3 +415,95 @@ async fn a_vectr_export_brings_its_campaigns_and_history_once(pool: PgPool) {
     assert_eq!(again["imported"]["campaigns"], 0);
     assert_eq!(again["imported"]["already_imported"], 680);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn execution_logs_land_on_the_atomic_test_case_once(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    // The one ATTiRe log upstream has: the sample in its README, fenced as `js`.
+    let readme = std::fs::read_to_string(support::corpus("attire/README.md")).unwrap();
+    let sample = readme
+        .split("```js")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let attire = dir.path().join("attire.json");
+    std::fs::write(&attire, sample).unwrap();
+    // An Invoke-AtomicRedTeam CSV log of the same atomic test, run again a day later, and a row with no technique.
+    let csv = dir.path().join("Invoke-AtomicTest-ExecutionLog.csv");
+    std::fs::write(
+        &csv,
+        "\"Execution Time (UTC)\",\"Execution Time (Local)\",\"Technique\",\"Test Number\",\"Test Name\",\"Hostname\",\"IP Address\",\"Username\",\"GUID\",\"ProcessId\",\"ExitCode\"\r\n\
+         \"2021-10-28T02:02:23Z\",\"2021-10-27T22:02:23Z\",\"T1218.010\",\"1\",\"Regsvr32 remote COM scriptlet execution\",\"WINDEV2009EVAL\",\"192.168.204.129\",\"WINDEV\\User\",\"c9d0c4ef-8a96-4794-a75b-3d3a5e6f2a36\",\"4242\",\"0\"\r\n\
+         \"2021-10-29T02:02:23Z\",\"2021-10-28T22:02:23Z\",\"T1218.010\",\"1\",\"Regsvr32 remote COM scriptlet execution\",\"WINDEV2009EVAL\",\"192.168.204.129\",\"WINDEV\\User\",\"c9d0c4ef-8a96-4794-a75b-3d3a5e6f2a36\",\"4244\",\"1\"\r\n\
+         \"2021-10-28T03:00:00Z\",\"2021-10-27T23:00:00Z\",\"\",\"2\",\"Unknown\",\"WINDEV2009EVAL\",\"192.168.204.129\",\"User\",\"c9d0c4ef-8a96-4794-a75b-3d3a5e6f2a37\",\"4243\",\"0\"\r\n",
+    )
+    .unwrap();
+    let state = state(&pool);
+    let import = |kind: &str, file: &std::path::Path| {
+        let output = aegis(
+            &pool,
+            dir.path(),
+            &["import", kind, file.to_str().unwrap(), "--json"],
+        );
+        let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+        (output.status.code(), summary["imported"].clone())
+    };
+
+    // Nothing open for the atomic: a test case is planned from it, started, and the execution recorded.
+    let (code, first) = import("attire", &attire);
+    assert_eq!(code, Some(0), "{first}");
+    assert_eq!(first["planned"], 1, "{first}");
+    // Again, once the server's projector has seen the first (here the test's): held already.
+    state.projector.catch_up().await.unwrap();
+    let (_, again) = import("attire", &attire);
+    assert_eq!(again["already_recorded"], 1, "{again}");
+    assert_eq!(again["planned"], 0);
+    state.projector.catch_up().await.unwrap();
+
+    // The CSV's run of the same atomic lands on that open test case; its row without a technique is reported.
+    let (code, csv_run) = import("art-log", &csv);
+    assert_eq!(code, Some(1), "{csv_run}");
+    assert_eq!(csv_run["recorded"], 2, "{csv_run}");
+    assert_eq!(csv_run["skipped"].as_array().unwrap().len(), 1, "{csv_run}");
+    state.projector.catch_up().await.unwrap();
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT test_case_id FROM test_cases")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    let test_case = projections::test_cases::find(&pool, ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(test_case.technique, "T1218.010");
+    assert_eq!(test_case.state.as_str(), "executing");
+    let starts: Vec<String> = test_case
+        .executions
+        .iter()
+        .map(|execution| execution.started_at.to_rfc3339())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2021-10-27T02:02:23+00:00",
+            "2021-10-28T02:02:23+00:00",
+            "2021-10-29T02:02:23+00:00"
+        ]
+    );
+    assert!(
+        test_case.executions[0]
+            .command
+            .starts_with("powershell.exe -File")
+    );
+    assert_eq!(test_case.executions[1].target, "WINDEV2009EVAL");
+    assert!(
+        test_case.executions[1]
+            .output_excerpt
+            .starts_with("exit code 0")
+    );
+    assert!(
+        test_case.executions[2]
+            .output_excerpt
+            .starts_with("exit code 1")
+    );
+}

@@ -1310,6 +1310,25 @@ fn evidence_row(row: &PgRow) -> Result<EvidenceRow, sqlx::Error> {
     })
 }
 
+/// The newest test case of `technique` planned from the atomic test `guid` that red can still record an
+/// execution on (assigned or executing); `None` when there is none.
+pub async fn open_for_atomic(
+    pool: &PgPool,
+    guid: Uuid,
+    technique: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT test_case_id FROM test_cases
+          WHERE procedure_source->>'kind' = 'atomic_test' AND procedure_source->>'guid' = $1
+            AND technique = $2 AND state IN ('assigned', 'executing')
+          ORDER BY planned_at DESC, test_case_id DESC LIMIT 1",
+    )
+    .bind(guid.to_string())
+    .bind(technique)
+    .fetch_optional(pool)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
