@@ -50,6 +50,8 @@ pub enum Command {
     /// Export data for other tools and instances.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// A printable report (HTML, or PDF printed by headless Chromium) of a campaign or of the coverage.
+    Report(ReportArgs),
     /// Manage users from scripts.
     #[command(subcommand)]
     User(UserCommandLine),
@@ -63,6 +65,35 @@ pub enum Command {
     /// Measure throughput against the database (see README, Performance).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// `campaign` (then its id) or `coverage`.
+    pub subject: String,
+    pub campaign: Option<uuid::Uuid>,
+    #[arg(long, value_enum, default_value = "html")]
+    pub format: ReportFormat,
+    /// The heatmap's ATT&CK domain.
+    #[arg(long, default_value = "enterprise-attack", value_parser = parse_domain)]
+    pub domain: importers::interop::navigator::Domain,
+    /// RFC 3339: coverage, gaps and recommendations as they were then.
+    #[arg(long)]
+    pub as_of: Option<DateTime<Utc>>,
+    /// An ATT&CK group id: the gaps against its techniques.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// The Chromium that prints PDFs.
+    #[arg(long, env = "AEGIS_CHROMIUM", default_value = "chromium")]
+    pub chromium: std::path::PathBuf,
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Pdf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -281,6 +312,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export(command) => export(&config, command).await,
+        Command::Report(args) => report(&config, args).await,
         Command::Import(args) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;
             import::run(&app_state(&config, &database.pool)?, args).await
@@ -295,6 +327,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `aegis report …`.
+async fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let subject = match (args.subject.as_str(), args.campaign) {
+        ("campaign", Some(id)) => crate::report::Subject::Campaign(id),
+        ("coverage", None) => crate::report::Subject::Coverage,
+        _ => anyhow::bail!("usage: aegis report campaign ID | aegis report coverage"),
+    };
+    let database = database::open(&config.database, &config.data_dir, true).await?;
+    let request = crate::report::ReportRequest {
+        subject,
+        domain: args.domain,
+        as_of: args.as_of,
+        actor: args.actor,
+    };
+    let html = crate::report::html(&database.pool, &request, Utc::now()).await?;
+    let bytes = match args.format {
+        ReportFormat::Html => html.into_bytes(),
+        ReportFormat::Pdf => crate::report::pdf(&html, &args.chromium).await?,
+    };
+    std::fs::write(&args.out, &bytes)
+        .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", args.out.display()))?;
+    println!("wrote {} ({} bytes)", args.out.display(), bytes.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `aegis export …`.

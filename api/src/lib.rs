@@ -40,6 +40,7 @@ pub mod layers;
 pub mod local_postgres;
 pub mod portable;
 pub mod recurring;
+pub mod report;
 pub mod scheduler;
 pub mod serve;
 pub mod state;

@@ -507,3 +507,91 @@ async fn execution_logs_land_on_the_atomic_test_case_once(pool: PgPool) {
             .starts_with("exit code 1")
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_campaign_report_renders_as_html_and_as_a_pdf(pool: PgPool) {
+    let chromium = std::env::var("AEGIS_CHROMIUM")
+        .expect("AEGIS_CHROMIUM: the Chromium deploy/dev/ensure-chromium installs (deploy/dev/test exports it)");
+    let state = state(&pool);
+    import_ics(&state).await;
+    let test_case = approved(&state, "T0817", "BLOCKED").await;
+    let (_, lead) = support::signed_in(&state, &[domain::role::Role::RedLead]).await;
+    let created = support::graphql(
+        &state,
+        Some(&lead),
+        r#"mutation { createCampaign(input: { name: "Plant floor drive-by", description: "HMI watering hole",
+            scope: { techniques: ["T0817"] }, plannedStart: "2026-11-01T08:00:00Z", plannedEnd: "2026-11-30T17:00:00Z" }) { id } }"#,
+    )
+    .await;
+    let campaign = support::ok(&created)["createCampaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let added = support::graphql(
+        &state,
+        Some(&lead),
+        &format!(r#"mutation {{ addTestCaseToCampaign(id: "{campaign}", testCaseId: "{test_case}") {{ id }} }}"#),
+    )
+    .await;
+    support::ok(&added);
+    state.projector.catch_up().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let report = |format: &str, out: &str| {
+        let out = dir.path().join(out);
+        let output = Command::new(env!("CARGO_BIN_EXE_aegis"))
+            .args([
+                "report",
+                "campaign",
+                &campaign,
+                "--format",
+                format,
+                "--domain",
+                "ics-attack",
+            ])
+            .args(["--actor", "G0035", "--out", out.to_str().unwrap()])
+            .env("DATABASE_URL", {
+                let base: PgConnectOptions =
+                    std::env::var("DATABASE_URL").unwrap().parse().unwrap();
+                base.database(pool.connect_options().get_database().unwrap())
+                    .to_url_lossy()
+                    .to_string()
+            })
+            .env("AEGIS_DATA_DIR", dir.path())
+            .env("AEGIS_CHROMIUM", &chromium)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        out
+    };
+    let html = std::fs::read_to_string(report("html", "report.html")).unwrap();
+    for expected in [
+        "Campaign report: Plant floor drive-by",
+        "T0817",
+        "drive-by",
+        "Blocked",
+        "Time to detect",
+        "Gaps against G0035",
+        "Recommendations",
+        "<svg",
+    ] {
+        assert!(
+            html.contains(expected),
+            "{expected} missing from the report"
+        );
+    }
+
+    let pdf = std::fs::read(report("pdf", "report.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF"), "not a PDF");
+    let text = Command::new("pdftotext")
+        .args([
+            "-layout",
+            dir.path().join("report.pdf").to_str().unwrap(),
+            "-",
+        ])
+        .output()
+        .expect("pdftotext (poppler-utils, installed by deploy/dev/ensure-chromium)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Plant floor drive-by"), "{text}");
+    assert!(text.contains("T0817"), "{text}");
+}
