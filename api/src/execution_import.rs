@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
 use commands::context::CommandContext;
+use commands::service::CommandError;
 use domain::actor::Actor;
 use domain::test_case::{
     Execution, Plan, ProcedureSource, Tag, Target, TechniqueId, TestCaseAction, TestCaseCommand,
@@ -84,27 +85,42 @@ pub async fn import(
             imported.already_recorded += 1;
             continue;
         };
-        if !recorded_here.insert((test_case, execution.started_at, execution.command.clone())) {
+        let recorded = (test_case, execution.started_at, execution.command.clone());
+        if recorded_here.contains(&recorded) {
             imported.already_recorded += 1;
             continue;
         }
-        if let Some(key) = key {
-            started_here.insert(key, test_case);
-        }
-        if planned {
-            imported.planned += 1;
-        } else {
-            imported.recorded += 1;
-        }
         actions.push(TestCaseAction::RecordExecution { execution });
         let id = test_case.to_string();
-        for action in actions {
+        for (step, action) in actions.into_iter().enumerate() {
             let command = TestCaseCommand {
                 actor: actor.clone(),
                 at: Utc::now(),
                 action,
             };
-            state.test_cases.execute(context, &id, command).await?;
+            match state.test_cases.execute(context, &id, command).await {
+                Ok(_) => {}
+                // Refused at the first step (the importer may not plan, or the open test case is not theirs):
+                // nothing was written for the entry.
+                Err(CommandError::Rejected(refusal)) if step == 0 => {
+                    imported
+                        .skipped
+                        .push(format!("entry {}: {refusal}", index + 1));
+                    break;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            if step == 0 {
+                if planned {
+                    imported.planned += 1;
+                } else {
+                    imported.recorded += 1;
+                }
+                if let Some(key) = key.clone() {
+                    started_here.insert(key, test_case);
+                }
+                recorded_here.insert(recorded.clone());
+            }
         }
     }
     Ok(imported)

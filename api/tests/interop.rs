@@ -595,3 +595,119 @@ async fn a_campaign_report_renders_as_html_and_as_a_pdf(pool: PgPool) {
     assert!(text.contains("Plant floor drive-by"), "{text}");
     assert!(text.contains("T0817"), "{text}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn interop_over_graphql_follows_the_role_rules(pool: PgPool) {
+    use domain::role::Role;
+    use support::{error_code, graphql, ok, signed_in};
+    let state = state(&pool);
+    import_ics(&state).await;
+    let test_case = approved(&state, "T0817", "BLOCKED").await;
+    let (_, viewer) = signed_in(&state, &[Role::Viewer]).await;
+    let (_, admin) = signed_in(&state, &[Role::Admin]).await;
+    let (_, red_lead) = signed_in(&state, &[Role::RedLead]).await;
+    let (_, red_tech) = signed_in(&state, &[Role::RedTech]).await;
+
+    let layer = graphql(&state, Some(&viewer), "{ navigatorLayer(domain: ICS) }").await;
+    assert_eq!(
+        ok(&layer)["navigatorLayer"]["techniques"][0]["techniqueID"],
+        "T0817"
+    );
+    let stix = graphql(&state, Some(&viewer), "{ coverageStix(domain: ICS) }").await;
+    assert_eq!(ok(&stix)["coverageStix"]["type"], "bundle");
+    let refused = graphql(&state, Some(&viewer), "{ exportTestCases(format: CSV) }").await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"));
+
+    let csv = graphql(&state, Some(&admin), "{ exportTestCases(format: CSV) }").await;
+    assert!(
+        ok(&csv)["exportTestCases"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{test_case},drive-by,T0817"))
+    );
+    let report = graphql(&state, Some(&admin), "{ report(domain: ICS) }").await;
+    assert!(
+        ok(&report)["report"]
+            .as_str()
+            .unwrap()
+            .contains("Coverage report: ics-attack")
+    );
+
+    // A campaign's history out and in again on the same instance: all of it is here already.
+    let created = graphql(
+        &state,
+        Some(&red_lead),
+        r#"mutation { createCampaign(input: { name: "Round trip", description: "",
+            scope: { techniques: ["T0817"] }, plannedStart: "2026-12-01T08:00:00Z", plannedEnd: "2026-12-20T17:00:00Z" }) { id } }"#,
+    )
+    .await;
+    let campaign = ok(&created)["createCampaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    state.projector.catch_up().await.unwrap();
+    let stream = graphql(
+        &state,
+        Some(&admin),
+        &format!(r#"{{ campaignStream(campaignId: "{campaign}") }}"#),
+    )
+    .await;
+    let stream = serde_json::to_string(&ok(&stream)["campaignStream"]).unwrap();
+    let request = serde_json::json!({
+        "query": "mutation($stream: JSON!) { importCampaignStream(stream: $stream) { appended alreadyPresent } }",
+        "variables": { "stream": serde_json::from_str::<Value>(&stream).unwrap() },
+    });
+    let response = support::send(
+        &state,
+        axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {admin}"))
+            .body(axum::body::Body::from(request.to_string()))
+            .unwrap(),
+    )
+    .await;
+    let imported: Value = serde_json::from_str(&response.2).unwrap();
+    assert_eq!(
+        ok(&imported)["importCampaignStream"],
+        serde_json::json!({ "appended": 0, "alreadyPresent": 1 })
+    );
+
+    // Execution logs: a red lead may plan for them; a red technician may not, and is told why.
+    let readme = std::fs::read_to_string(support::corpus("attire/README.md")).unwrap();
+    let sample = readme
+        .split("```js")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let log = serde_json::to_string(sample).unwrap();
+    let mutation = format!(
+        "mutation {{ importExecutionLog(log: {log}, format: ATTIRE) {{ planned recorded skipped }} }}"
+    );
+    let refused = graphql(&state, Some(&red_tech), &mutation).await;
+    assert_eq!(
+        ok(&refused)["importExecutionLog"]["planned"],
+        0,
+        "{refused}"
+    );
+    assert!(
+        ok(&refused)["importExecutionLog"]["skipped"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("entry 1: ")
+    );
+    let planned = graphql(&state, Some(&red_lead), &mutation).await;
+    assert_eq!(
+        ok(&planned)["importExecutionLog"]["planned"],
+        1,
+        "{planned}"
+    );
+
+    // A malformed VECTR export is refused as such.
+    let vectr = graphql(
+        &state,
+        Some(&admin),
+        r#"mutation { importVectrCsv(csv: "a,b\n1,2\n") { testCases } }"#,
+    )
+    .await;
+    assert_eq!(error_code(&vectr), Some("VALIDATION"), "{vectr}");
+}

@@ -90,13 +90,19 @@ pub enum Operation {
     ReadIntel,
     /// Acknowledge an intel item.
     AcknowledgeIntel,
+    /// Export test cases and campaigns (CSV, JSON), a campaign's signed history, and printable reports: all
+    /// unredacted, so admins only.
+    ExportData,
+    /// Import VECTR exports and other instances' campaign histories (one person plays every part of the
+    /// workflow, which only an admin may).
+    ImportHistory,
     /// Bring in, rename and delete saved layers (Navigator layers kept as scoped views), and plan test cases
     /// from a layer.
     ManageSavedLayers,
 }
 
 impl Operation {
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 31] = [
         Self::SignIn,
         Self::ReadServerInfo,
         Self::ReadOwnAccount,
@@ -126,6 +132,8 @@ impl Operation {
         Self::ReadIntel,
         Self::AcknowledgeIntel,
         Self::ManageSavedLayers,
+        Self::ExportData,
+        Self::ImportHistory,
     ];
 
     pub const fn audience(self) -> Audience {
@@ -160,7 +168,9 @@ impl Operation {
             | Self::ImportCatalog
             | Self::TakeCoverageSnapshots
             | Self::ReadJobRuns
-            | Self::RunJobs => Audience::Roles(&[]),
+            | Self::RunJobs
+            | Self::ExportData
+            | Self::ImportHistory => Audience::Roles(&[]),
         }
     }
 
@@ -179,7 +189,8 @@ impl Operation {
             | Self::ManageOwnNotifications
             | Self::RunJobs
             | Self::AcknowledgeIntel
-            | Self::ManageSavedLayers => Access::Write,
+            | Self::ManageSavedLayers
+            | Self::ImportHistory => Access::Write,
             Self::ReadServerInfo
             | Self::ReadOwnAccount
             | Self::ReadUsers
@@ -194,7 +205,8 @@ impl Operation {
             | Self::ReadCoverage
             | Self::ReadOwnNotifications
             | Self::ReadJobRuns
-            | Self::ReadIntel => Access::Read,
+            | Self::ReadIntel
+            | Self::ExportData => Access::Read,
         }
     }
 
@@ -249,6 +261,10 @@ impl Operation {
                 "read the intel items (new ATT&CK releases, techniques, rules, stale coverage)"
             }
             Self::AcknowledgeIntel => "acknowledge an intel item",
+            Self::ExportData => {
+                "export test cases and campaigns (CSV, JSON), a campaign's signed history, printable reports"
+            }
+            Self::ImportHistory => "import VECTR exports and other instances' campaign histories",
             Self::ManageSavedLayers => {
                 "import Navigator layers as saved views or planned test cases; rename, delete saved layers"
             }

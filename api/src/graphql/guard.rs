@@ -183,6 +183,15 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ),
     ("Mutation.renameSavedLayer", Operation::ManageSavedLayers),
     ("Mutation.deleteSavedLayer", Operation::ManageSavedLayers),
+    ("Query.navigatorLayer", Operation::ReadCoverage),
+    ("Query.coverageStix", Operation::ReadCoverage),
+    ("Query.exportTestCases", Operation::ExportData),
+    ("Query.exportCampaigns", Operation::ExportData),
+    ("Query.campaignStream", Operation::ExportData),
+    ("Query.report", Operation::ExportData),
+    ("Mutation.importVectrCsv", Operation::ImportHistory),
+    ("Mutation.importExecutionLog", Operation::WorkOnTestCases),
+    ("Mutation.importCampaignStream", Operation::ImportHistory),
 ];
 
 /// Operations still allowed while the caller must change a forced-reset password.

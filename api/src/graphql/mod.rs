@@ -15,6 +15,7 @@ pub mod guard;
 mod history;
 mod imports;
 mod intel;
+mod interop;
 mod jobs;
 mod notifications;
 mod paging;
@@ -57,6 +58,7 @@ pub struct Query(
     jobs::JobsQuery,
     intel::IntelQuery,
     saved_layers::SavedLayersQuery,
+    interop::InteropQuery,
 );
 
 /// Every change, by area.
@@ -76,6 +78,7 @@ pub struct Mutation(
     jobs::JobsMutation,
     intel::IntelMutation,
     saved_layers::SavedLayersMutation,
+    interop::InteropMutation,
 );
 
 /// Every live update, by area.
