@@ -120,6 +120,9 @@ pub enum ExportCommand {
         /// An ATT&CK group id (G0016).
         #[arg(long)]
         actor: Option<String>,
+        /// RFC 3339: the change from this moment to --as-of (or now) instead of one moment.
+        #[arg(long)]
+        diff_from: Option<DateTime<Utc>>,
         #[arg(long)]
         out: std::path::PathBuf,
     },
@@ -368,6 +371,7 @@ async fn export(config: &Config, command: ExportCommand) -> anyhow::Result<ExitC
             as_of,
             campaign,
             actor,
+            diff_from,
             out,
         } => {
             let view = crate::layers::LayerView {
@@ -376,7 +380,10 @@ async fn export(config: &Config, command: ExportCommand) -> anyhow::Result<ExitC
                 campaign,
                 actor,
             };
-            let layer = crate::layers::layer(pool, &view, Utc::now()).await?;
+            let layer = match diff_from {
+                Some(from) => crate::layers::diff_layer(pool, &view, from, Utc::now()).await?,
+                None => crate::layers::layer(pool, &view, Utc::now()).await?,
+            };
             let bytes = serde_json::to_vec_pretty(&importers::interop::navigator::to_v45(&layer))?;
             (bytes, out)
         }

@@ -46,6 +46,7 @@ async fn a_heatmap_leaves_as_a_layer_with_its_scores_and_the_exports_hold_the_re
 ) {
     let state = state(&pool);
     import_ics(&state).await;
+    let before = Utc::now();
     let test_case = approved(&state, "T0817", "BLOCKED").await;
     let now = Utc::now();
 
@@ -83,6 +84,17 @@ async fn a_heatmap_leaves_as_a_layer_with_its_scores_and_the_exports_hold_the_re
             .metadata
             .iter()
             .any(|pair| pair.name == "best" && pair.value == "blocked")
+    );
+
+    // The change since before the approval: T0817 gained its whole score.
+    let diff = api::layers::diff_layer(&pool, &ics(None), before, now)
+        .await
+        .unwrap();
+    assert_eq!(diff.techniques.len(), 1, "{:?}", diff.techniques);
+    assert_eq!(diff.techniques[0].score, Some(f64::from(expected)));
+    assert_eq!(
+        diff.techniques[0].comment.as_deref(),
+        Some(format!("score untested → {expected}").as_str())
     );
 
     // Dragonfly's layer: every technique it uses, the untested ones grey.
@@ -710,4 +722,68 @@ async fn interop_over_graphql_follows_the_role_rules(pool: PgPool) {
     )
     .await;
     assert_eq!(error_code(&vectr), Some("VALIDATION"), "{vectr}");
+}
+
+/// Every layer file of the corpus's Navigator samples, ART, DeTT&CT and mitreattack-python folders.
+fn corpus_layers() -> Vec<std::path::PathBuf> {
+    fn walk(folder: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path
+                .extension()
+                .is_some_and(|extension| extension == "json")
+                && (!path.to_string_lossy().contains("dettect")
+                    || path.to_string_lossy().contains("ATT&CK-Navigator-layers"))
+            {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for folder in [
+        "attack-navigator/layers/samples",
+        "attack-navigator-samples-2024/layers/data",
+        "atomic-red-team-layers/atomics/Indexes/Attack-Navigator-Layers",
+        "dettect/threat-actor-data",
+        "mitreattack-python/tests/resources",
+    ] {
+        walk(&support::corpus(folder), &mut found);
+    }
+    found.sort();
+    found
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_corpus_layer_comes_in_as_a_saved_view(pool: PgPool) {
+    let state = state(&pool);
+    let (actor, context) = (
+        domain::actor::Actor::new(uuid::Uuid::nil(), [domain::role::Role::Admin]),
+        commands::context::CommandContext::new(commands::context::Actor::system("test")),
+    );
+    let files = corpus_layers();
+    assert!(files.len() >= 60, "{} layer files", files.len());
+    let mut layers = 0;
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        let imported = api::layer_import::import(
+            &state,
+            &actor,
+            &context,
+            &file.display().to_string(),
+            &bytes,
+            api::layer_import::LayerUse::View,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{}: {error:#}", file.display()));
+        assert!(imported.iter().all(|layer| layer.saved_layer.is_some()));
+        layers += imported.len();
+    }
+    state.projector.catch_up().await.unwrap();
+    let saved: i64 = sqlx::query_scalar("SELECT count(*) FROM saved_layers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(saved, i64::try_from(layers).unwrap());
 }

@@ -98,7 +98,8 @@ pub struct InteropQuery;
 #[Object]
 impl InteropQuery {
     /// The heatmap view as an ATT&CK Navigator layer (format 4.5): now or as of a moment, one campaign's, or
-    /// one threat actor's techniques (untested in grey).
+    /// one threat actor's techniques (untested in grey); with `diffFrom`, the change from that moment to
+    /// `asOf` (or now), scored −100 to 100.
     async fn navigator_layer(
         &self,
         context: &Context<'_>,
@@ -106,6 +107,7 @@ impl InteropQuery {
         as_of: Option<DateTime<Utc>>,
         campaign_id: Option<Uuid>,
         actor: Option<String>,
+        diff_from: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Json<serde_json::Value>> {
         let state = context.data::<AppState>()?;
         let view = LayerView {
@@ -114,9 +116,11 @@ impl InteropQuery {
             campaign: campaign_id,
             actor,
         };
-        let layer = layers::layer(&state.pool, &view, Utc::now())
-            .await
-            .map_err(|error| ApiError::Internal(error.into()).extend())?;
+        let layer = match diff_from {
+            Some(from) => layers::diff_layer(&state.pool, &view, from, Utc::now()).await,
+            None => layers::layer(&state.pool, &view, Utc::now()).await,
+        }
+        .map_err(|error| ApiError::Internal(error.into()).extend())?;
         Ok(Json(serde_json::to_value(
             importers::interop::navigator::to_v45(&layer),
         )?))
