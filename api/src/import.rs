@@ -126,18 +126,7 @@ pub async fn run(state: &AppState, args: ImportArgs) -> anyhow::Result<ExitCode>
     let pool = &state.pool;
     let source = match args.kind {
         ImportKind::Catalog(source) => source,
-        ImportKind::Navigator => return navigator(state, &args).await,
-        ImportKind::VectrCsv => return vectr_csv(state, &args).await,
-        ImportKind::Executions(format) => return executions(state, &args, format).await,
-        ImportKind::Stream => {
-            return crate::portable::import_files(
-                pool,
-                &args.locations,
-                args.trust_key.as_deref(),
-                args.json,
-            )
-            .await;
-        }
+        interop => return Ok(import_interop(state, &args, interop).await),
     };
     let locations = locations(source, &args)?;
     // The run row keeps the locations as text: a TAXII URL's password is not written there.
@@ -175,98 +164,159 @@ pub async fn run(state: &AppState, args: ImportArgs) -> anyhow::Result<ExitCode>
     })
 }
 
-/// `aegis import vectr-csv FILE…`: each file on its own, as the command line's admin; a file that cannot be
-/// read is reported and the others go on. Exit 1 when any file failed or any row was left out.
-async fn vectr_csv(state: &AppState, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+/// `aegis import navigator|vectr-csv|attire|art-log|stream FILE…`, as the command line's admin.
+async fn import_interop(state: &AppState, args: &ImportArgs, kind: ImportKind) -> ExitCode {
     let (actor, context) = crate::scheduler::system_actor("cli");
-    let mut clean = true;
-    for name in &args.locations {
-        let outcome = match std::fs::read(name) {
-            Ok(bytes) => {
-                crate::vectr_import::import(state, &actor, &context, &bytes, chrono::Utc::now())
-                    .await
-            }
-            Err(error) => Err(anyhow::anyhow!("cannot read it: {error}")),
-        };
-        match outcome {
-            Ok(summary) => {
-                clean &= summary.skipped.is_empty();
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "file": name, "imported": summary })
-                    );
-                } else {
-                    println!(
-                        "{name}: {} campaigns, {} test cases imported, {} already here, {} rows left out",
-                        summary.campaigns,
-                        summary.test_cases,
-                        summary.already_imported,
-                        summary.skipped.len()
-                    );
-                    for line in &summary.skipped {
-                        println!("  {line}");
-                    }
-                }
-            }
-            Err(error) => {
-                clean = false;
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "file": name, "error": format!("{error:#}") })
-                    );
-                } else {
-                    eprintln!("{name}: not imported: {error:#}");
-                }
-            }
+    let (actor, context) = (&actor, &context);
+    match kind {
+        ImportKind::Navigator => {
+            each_file(args, async |name: &str, bytes: Vec<u8>| {
+                crate::layer_import::import(state, actor, context, name, &bytes, args.use_as).await
+            })
+            .await
+        }
+        ImportKind::VectrCsv => {
+            each_file(args, async |_: &str, bytes: Vec<u8>| {
+                crate::vectr_import::import(state, actor, context, &bytes, chrono::Utc::now()).await
+            })
+            .await
+        }
+        ImportKind::Executions(format) => {
+            each_file(args, async |_: &str, bytes: Vec<u8>| {
+                crate::execution_import::import(state, actor, context, format, &bytes).await
+            })
+            .await
+        }
+        ImportKind::Stream | ImportKind::Catalog(_) => {
+            each_file(args, async |_: &str, bytes: Vec<u8>| {
+                crate::portable::import_bytes(&state.pool, &bytes, args.trust_key.as_deref()).await
+            })
+            .await
         }
     }
-    Ok(if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
-/// `aegis import attire|art-log FILE…`: each file on its own; exit 1 when any failed or left entries out.
-async fn executions(
-    state: &AppState,
+/// What the import of one file reports.
+trait FileOutcome: serde::Serialize {
+    /// The lines for people: the first about the whole file, then one per detail.
+    fn lines(&self, file: &str) -> Vec<String>;
+    /// Whether nothing was left out.
+    fn whole(&self) -> bool;
+}
+
+impl FileOutcome for crate::vectr_import::VectrImport {
+    fn lines(&self, file: &str) -> Vec<String> {
+        let mut lines = vec![format!(
+            "{file}: {} campaigns, {} test cases imported, {} already here, {} rows left out",
+            self.campaigns,
+            self.test_cases,
+            self.already_imported,
+            self.skipped.len()
+        )];
+        lines.extend(self.skipped.iter().map(|line| format!("  {line}")));
+        lines
+    }
+
+    fn whole(&self) -> bool {
+        self.skipped.is_empty()
+    }
+}
+
+impl FileOutcome for crate::execution_import::ExecutionsImported {
+    fn lines(&self, file: &str) -> Vec<String> {
+        let mut lines = vec![format!(
+            "{file}: {} executions recorded on open test cases, {} new test cases, {} already recorded, {} left out",
+            self.recorded,
+            self.planned,
+            self.already_recorded,
+            self.skipped.len()
+        )];
+        lines.extend(self.skipped.iter().map(|line| format!("  {line}")));
+        lines
+    }
+
+    fn whole(&self) -> bool {
+        self.skipped.is_empty()
+    }
+}
+
+impl FileOutcome for Vec<crate::layer_import::ImportedLayer> {
+    fn lines(&self, file: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        for layer in self {
+            let made = layer.saved_layer.map_or_else(
+                || format!("{} test cases planned", layer.test_cases.len()),
+                |id| format!("saved layer {id}"),
+            );
+            lines.push(format!(
+                "{file}: \u{201c}{}\u{201d} ({}): {made}; {} revoked ids mapped, {} entries left out",
+                layer.name,
+                layer.domain,
+                layer.mapped.len(),
+                layer.left_out.len()
+            ));
+            lines.extend(
+                layer
+                    .mapped
+                    .iter()
+                    .chain(&layer.left_out)
+                    .map(|line| format!("  {line}")),
+            );
+        }
+        lines
+    }
+
+    fn whole(&self) -> bool {
+        self.iter().all(|layer| layer.left_out.is_empty())
+    }
+}
+
+impl FileOutcome for crate::portable::StreamImport {
+    fn lines(&self, file: &str) -> Vec<String> {
+        vec![format!(
+            "{file}: {} ({} streams, signed by {}): {} events appended, {} already here",
+            self.subject,
+            self.imported.streams,
+            self.signed_by,
+            self.imported.appended,
+            self.imported.already_present
+        )]
+    }
+
+    fn whole(&self) -> bool {
+        true
+    }
+}
+
+/// Imports each file of `args.locations` with `import` (given its name and bytes), reporting on stdout, or
+/// one JSON object per file with `--json`. A file that cannot be read or imported is reported with its name
+/// and reason and the others go on; exit 1 when any failed or left something out.
+async fn each_file<T: FileOutcome>(
     args: &ImportArgs,
-    format: crate::execution_import::LogFormat,
-) -> anyhow::Result<ExitCode> {
-    let (actor, context) = crate::scheduler::system_actor("cli");
-    let mut clean = true;
+    mut import: impl AsyncFnMut(&str, Vec<u8>) -> anyhow::Result<T>,
+) -> ExitCode {
+    let mut whole = true;
     for name in &args.locations {
         let outcome = match std::fs::read(name) {
-            Ok(bytes) => {
-                crate::execution_import::import(state, &actor, &context, format, &bytes).await
-            }
+            Ok(bytes) => import(name, bytes).await,
             Err(error) => Err(anyhow::anyhow!("cannot read it: {error}")),
         };
         match outcome {
             Ok(imported) => {
-                clean &= imported.skipped.is_empty();
+                whole &= imported.whole();
                 if args.json {
                     println!(
                         "{}",
                         serde_json::json!({ "file": name, "imported": imported })
                     );
                 } else {
-                    println!(
-                        "{name}: {} executions recorded on open test cases, {} new test cases, {} already recorded, {} left out",
-                        imported.recorded,
-                        imported.planned,
-                        imported.already_recorded,
-                        imported.skipped.len()
-                    );
-                    for line in &imported.skipped {
-                        println!("  {line}");
+                    for line in imported.lines(name) {
+                        println!("{line}");
                     }
                 }
             }
             Err(error) => {
-                clean = false;
+                whole = false;
                 if args.json {
                     println!(
                         "{}",
@@ -278,66 +328,11 @@ async fn executions(
             }
         }
     }
-    Ok(if clean {
+    if whole {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
-}
-
-/// `aegis import navigator FILE…`: each file on its own; one that cannot be read or parsed is reported with
-/// its name and reason and the others go on. Exit 1 when any failed.
-async fn navigator(state: &AppState, args: &ImportArgs) -> anyhow::Result<ExitCode> {
-    let (actor, context) = crate::scheduler::system_actor("cli");
-    let mut failed = false;
-    for name in &args.locations {
-        let outcome = match std::fs::read(name) {
-            Ok(bytes) => {
-                crate::layer_import::import(state, &actor, &context, name, &bytes, args.use_as)
-                    .await
-            }
-            Err(error) => Err(anyhow::anyhow!("cannot read it: {error}")),
-        };
-        match outcome {
-            Ok(layers) if args.json => {
-                println!("{}", serde_json::json!({ "file": name, "layers": layers }));
-            }
-            Ok(layers) => {
-                for layer in layers {
-                    let made = layer.saved_layer.map_or_else(
-                        || format!("{} test cases planned", layer.test_cases.len()),
-                        |id| format!("saved layer {id}"),
-                    );
-                    println!(
-                        "{name}: \u{201c}{}\u{201d} ({}): {made}; {} revoked ids mapped, {} entries left out",
-                        layer.name,
-                        layer.domain,
-                        layer.mapped.len(),
-                        layer.left_out.len()
-                    );
-                    for line in layer.mapped.iter().chain(&layer.left_out) {
-                        println!("  {line}");
-                    }
-                }
-            }
-            Err(error) => {
-                failed = true;
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "file": name, "error": format!("{error:#}") })
-                    );
-                } else {
-                    eprintln!("{name}: not imported: {error:#}");
-                }
-            }
-        }
     }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 fn show(bar: &ProgressBar, progress: Progress) {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::Utc;
-use commands::portable::{self, StreamFile};
+use commands::portable::{self, ImportedStreams, StreamFile};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -61,54 +61,28 @@ pub async fn write_campaign(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `aegis import stream FILE…`: each file verified and imported on its own; a refused file is reported with
-/// its name and reason and the others go on. Exit 1 when any was refused.
-pub async fn import_files(
+/// What importing one stream file did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StreamImport {
+    pub subject: String,
+    /// The public key (hex) that signed the file.
+    pub signed_by: String,
+    #[serde(flatten)]
+    pub imported: ImportedStreams,
+}
+
+/// Verifies and imports the stream file `bytes` (see `commands::portable::import`).
+pub async fn import_bytes(
     pool: &PgPool,
-    files: &[String],
+    bytes: &[u8],
     trusted_key: Option<&str>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let mut failed = false;
-    for name in files {
-        let outcome = async {
-            let bytes = std::fs::read(name).with_context(|| format!("cannot read {name}"))?;
-            let file: StreamFile = serde_json::from_slice(&bytes)
-                .map_err(|error| portable::PortableError::Malformed(error.to_string()))?;
-            let imported = portable::import(pool, &file, trusted_key).await?;
-            anyhow::Ok((file, imported))
-        }
-        .await;
-        match outcome {
-            Ok((file, imported)) if json => println!(
-                "{}",
-                serde_json::json!({ "file": name, "subject": file.subject,
-                    "signed_by": file.signature.public_key, "imported": imported })
-            ),
-            Ok((file, imported)) => println!(
-                "{name}: {} ({} streams, signed by {}): {} events appended, {} already here",
-                file.subject,
-                imported.streams,
-                file.signature.public_key,
-                imported.appended,
-                imported.already_present
-            ),
-            Err(error) => {
-                failed = true;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "file": name, "error": format!("{error:#}") })
-                    );
-                } else {
-                    eprintln!("{name}: refused: {error:#}");
-                }
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+) -> anyhow::Result<StreamImport> {
+    let file: StreamFile = serde_json::from_slice(bytes)
+        .map_err(|error| portable::PortableError::Malformed(error.to_string()))?;
+    let imported = portable::import(pool, &file, trusted_key).await?;
+    Ok(StreamImport {
+        subject: file.subject,
+        signed_by: file.signature.public_key,
+        imported,
     })
 }

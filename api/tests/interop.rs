@@ -263,7 +263,7 @@ async fn a_layer_comes_back_in_as_a_view_or_as_tests_mapped_to_the_loaded_releas
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    let imported = &lines[0]["layers"][0];
+    let imported = &lines[0]["imported"][0];
     assert_eq!(imported["mapped"], serde_json::json!(["T0999 -> T0817"]));
     assert_eq!(
         imported["left_out"],

@@ -181,7 +181,7 @@ async fn a_campaign_moves_to_another_instance_verified_and_identical(pool: PgPoo
         text(&refused)
     );
     assert!(
-        text(&refused).contains("layer.json: refused: the file is not an Aegis stream file"),
+        text(&refused).contains("layer.json: not imported: the file is not an Aegis stream file"),
         "{}",
         text(&refused)
     );
