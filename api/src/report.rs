@@ -4,19 +4,20 @@
 //! but not deployed) and an appendix of evidence hashes — and the same page printed to PDF by headless
 //! Chromium.
 //!
-//! Coverage, gaps and recommendations are computed as of the report's date (the heatmap's time travel); a
-//! campaign's test cases are shown as they stand now, limited to those planned by that date.
+//! Everything is as of the report's date: coverage, gaps and recommendations through the heatmap's time travel,
+//! the campaign and its test cases replayed from their events up to that moment.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use commands::replay;
+use domain::campaign::Campaign;
 use domain::scoring::Score;
+use domain::test_case::{Outcome, TestCase};
 use importers::interop::navigator::Domain;
-use projections::campaigns::{self, CampaignRow};
 use projections::heatmap::{Heatmap, TechniqueCell};
-use projections::test_cases::TestCaseRow;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -104,17 +105,13 @@ pub async fn html(
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let campaign = match request.subject {
-        Subject::Campaign(id) => Some(
-            campaigns::find(pool, id)
-                .await?
-                .with_context(|| format!("there is no campaign {id}"))?,
-        ),
+        Subject::Campaign(id) => Some(campaign_at(pool, id, request.as_of).await?),
         Subject::Coverage => None,
     };
     let view = LayerView {
         domain: request.domain,
         as_of: request.as_of,
-        campaign: campaign.as_ref().map(|campaign| campaign.campaign_id),
+        campaign: campaign.as_ref().map(|campaign| campaign.id),
         actor: None,
     };
     let heatmap = heatmap_of(pool, &view, now).await?;
@@ -137,20 +134,16 @@ pub async fn html(
         ),
         now = day(now),
     );
-    let members = if let Some(campaign) = &campaign {
-        let mut members = crate::export::all_test_cases(pool, Some(campaign.campaign_id)).await?;
-        members.retain(|member| request.as_of.is_none_or(|as_of| member.planned_at <= as_of));
-        campaign_summary(pool, &mut page, campaign).await?;
-        Some(members)
+    if let Some(campaign) = &campaign {
+        campaign_summary(&mut page, campaign);
     } else {
         coverage_summary(&mut page, &heatmap);
-        None
-    };
+    }
     page.push_str("<section><h2>Heatmap</h2>");
     page.push_str(&heatmap_svg(&heatmap));
     page.push_str("</section>");
-    if let Some(members) = &members {
-        tests_table(&mut page, members);
+    if let Some(campaign) = &campaign {
+        tests_table(&mut page, &campaign.tests);
     }
     let actor_heatmap = match &request.actor {
         Some(actor) => {
@@ -172,60 +165,156 @@ pub async fn html(
         request.as_of,
     )
     .await?;
-    if let Some(members) = &members {
-        evidence_appendix(&mut page, members);
+    if let Some(campaign) = &campaign {
+        evidence_appendix(&mut page, &campaign.tests);
     }
     page.push_str("</body></html>");
     Ok(page)
 }
 
-async fn campaign_summary(
+/// A campaign as it stood at the report's moment.
+struct CampaignAt {
+    id: Uuid,
+    name: String,
+    description: String,
+    status: String,
+    planned: String,
+    tests: Vec<TestAt>,
+}
+
+/// A member test case as it stood at the report's moment.
+struct TestAt {
+    technique: String,
+    title: String,
+    state: &'static str,
+    closed: bool,
+    outcome: Option<Outcome>,
+    /// `tool: outcome` per tool of the current run.
+    tools: Vec<String>,
+    executed_at: Option<DateTime<Utc>>,
+    time_to_detect_ms: Option<i64>,
+    /// File name, side and SHA-256 of each attached file.
+    evidence: Vec<(String, String, String)>,
+}
+
+/// The campaign and its members replayed from their events up to `as_of` (all of them without): what Aegis
+/// knew then, not what the read models say now.
+async fn campaign_at(
     pool: &PgPool,
-    page: &mut String,
-    campaign: &CampaignRow,
-) -> anyhow::Result<()> {
-    let progress = campaigns::campaign_progress(pool, campaign.campaign_id).await?;
+    id: Uuid,
+    as_of: Option<DateTime<Utc>>,
+) -> anyhow::Result<CampaignAt> {
+    let campaign: Campaign = replay::state_at(pool, &id.to_string(), as_of)
+        .await?
+        .with_context(|| format!("there is no campaign {id} (by the report's date)"))?;
+    let details = campaign.details().context("the campaign has no details")?;
+    let mut tests = Vec::new();
+    for member in campaign.test_cases() {
+        let Some(test) = replay::state_at::<TestCase>(pool, &member.to_string(), as_of).await?
+        else {
+            continue;
+        };
+        let (Some(plan), Some(state)) = (test.plan(), test.state()) else {
+            continue;
+        };
+        tests.push(TestAt {
+            technique: plan.technique.to_string(),
+            title: plan.title.to_string(),
+            state: state.as_str(),
+            closed: !state.is_open(),
+            outcome: test.outcome(),
+            tools: test
+                .outcomes()
+                .iter()
+                .map(|(tool, defense)| format!("{tool}: {:?}", defense.outcome))
+                .collect(),
+            executed_at: test
+                .executions()
+                .iter()
+                .map(|execution| execution.started_at)
+                .min(),
+            time_to_detect_ms: test.time_to_detect().map(|delta| delta.num_milliseconds()),
+            evidence: test
+                .evidence()
+                .values()
+                .map(|attached| {
+                    (
+                        attached.evidence.file_name.to_string(),
+                        format!("{:?}", attached.side),
+                        attached.evidence.sha256.to_string(),
+                    )
+                })
+                .collect(),
+        });
+    }
+    tests.sort_by(|left, right| {
+        (&left.technique, &left.title).cmp(&(&right.technique, &right.title))
+    });
+    Ok(CampaignAt {
+        id,
+        name: details.name.to_string(),
+        description: details.description.as_str().to_owned(),
+        status: campaign
+            .status()
+            .map_or_else(|| "unknown".to_owned(), |status| format!("{status:?}")),
+        planned: format!(
+            "{} – {}",
+            day(details.planned_start),
+            day(details.planned_end)
+        ),
+        tests,
+    })
+}
+
+fn campaign_summary(page: &mut String, campaign: &CampaignAt) {
+    let tests = &campaign.tests;
+    let closed = tests.iter().filter(|test| test.closed).count();
+    let mut outcomes: Vec<(String, usize)> = Vec::new();
+    for test in tests {
+        let outcome = test.outcome.map_or_else(
+            || "no outcome yet".to_owned(),
+            |outcome| format!("{outcome:?}"),
+        );
+        match outcomes.iter_mut().find(|(name, _)| *name == outcome) {
+            Some((_, count)) => *count += 1,
+            None => outcomes.push((outcome, 1)),
+        }
+    }
+    let mut times: Vec<i64> = tests
+        .iter()
+        .filter_map(|test| test.time_to_detect_ms)
+        .collect();
+    times.sort_unstable();
+    let median = match times.len() {
+        0 => None,
+        count if count % 2 == 1 => Some(times[count / 2]),
+        count => Some(i64::midpoint(times[count / 2 - 1], times[count / 2])),
+    };
+    let percent = if tests.is_empty() {
+        "–".to_owned()
+    } else {
+        format!("{:.0}", closed as f64 * 100.0 / tests.len() as f64)
+    };
     let _ = write!(
         page,
-        "<section><h2>Summary</h2><p>{}</p><table class=\"figures\"><tr><th>Status</th><td>{:?}</td>\
-         <th>Planned</th><td>{} – {}</td></tr>",
+        "<section><h2>Summary</h2><p>{}</p><table class=\"figures\"><tr><th>Status</th><td>{}</td>\
+         <th>Planned</th><td>{}</td></tr><tr><th>Test cases</th><td>{} ({closed} closed, {percent}% complete)</td>\
+         <th>Outcomes</th><td>{}</td></tr><tr><th>Time to detect</th><td colspan=\"3\">{} measured: minimum {}, \
+         median {}, maximum {}</td></tr></table></section>",
         escape(&campaign.description),
-        campaign.status,
-        day(campaign.planned_start),
-        day(campaign.planned_end)
-    );
-    if let Some(progress) = progress {
-        let outcomes: Vec<String> = progress
-            .by_outcome
+        escape(&campaign.status),
+        campaign.planned,
+        tests.len(),
+        outcomes
             .iter()
-            .filter(|count| count.count > 0)
-            .map(|count| {
-                let outcome = count.outcome.as_ref().map_or_else(
-                    || "no outcome yet".to_owned(),
-                    |outcome| format!("{outcome:?}"),
-                );
-                format!("{} {}", count.count, escape(&outcome))
-            })
-            .collect();
-        let ttd = &progress.time_to_detect;
-        let _ = write!(
-            page,
-            "<tr><th>Test cases</th><td>{} ({} closed, {}% complete)</td><th>Outcomes</th><td>{}</td></tr>\
-             <tr><th>Time to detect</th><td colspan=\"3\">{} measured: minimum {}, median {}, maximum {}</td></tr>",
-            progress.total,
-            progress.closed,
-            progress
-                .percent_complete
-                .map_or_else(|| "–".to_owned(), |percent| format!("{percent:.0}")),
-            outcomes.join(", "),
-            ttd.measured,
-            duration(ttd.min_ms),
-            duration(ttd.median_ms),
-            duration(ttd.max_ms),
-        );
-    }
-    page.push_str("</table></section>");
-    Ok(())
+            .map(|(outcome, count)| format!("{count} {}", escape(outcome)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        times.len(),
+        duration(times.first().copied()),
+        duration(median),
+        duration(times.last().copied()),
+    );
 }
 
 fn cells(heatmap: &Heatmap) -> impl Iterator<Item = &TechniqueCell> {
@@ -327,33 +416,24 @@ fn heatmap_svg(heatmap: &Heatmap) -> String {
     svg
 }
 
-fn tests_table(page: &mut String, members: &[TestCaseRow]) {
+fn tests_table(page: &mut String, tests: &[TestAt]) {
     page.push_str(
         "<section><h2>Tests</h2><table><tr><th>Technique</th><th>Test case</th><th>State</th><th>Outcome</th>\
          <th>Per tool</th><th>Executed</th><th>Time to detect</th></tr>",
     );
-    for member in members {
-        let tools: Vec<String> = member
-            .outcomes
-            .iter()
-            .filter(|outcome| outcome.run == member.run)
-            .map(|outcome| format!("{}: {:?}", escape(&outcome.tool), outcome.outcome))
-            .collect();
+    for test in tests {
+        let tools: Vec<String> = test.tools.iter().map(|tool| escape(tool)).collect();
         let _ = write!(
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&member.technique),
-            escape(&member.title),
-            member.state.as_str(),
-            member
-                .outcome
-                .as_ref()
+            escape(&test.technique),
+            escape(&test.title),
+            test.state,
+            test.outcome
                 .map_or_else(|| "–".to_owned(), |outcome| format!("{outcome:?}")),
             tools.join("<br>"),
-            member
-                .first_execution_started_at
-                .map_or_else(|| "–".to_owned(), day),
-            duration(member.time_to_detect_ms),
+            test.executed_at.map_or_else(|| "–".to_owned(), day),
+            duration(test.time_to_detect_ms),
         );
     }
     page.push_str("</table></section>");
@@ -460,19 +540,17 @@ async fn recommendations(
     Ok(())
 }
 
-fn evidence_appendix(page: &mut String, members: &[TestCaseRow]) {
+fn evidence_appendix(page: &mut String, tests: &[TestAt]) {
     page.push_str(
         "<section><h2>Appendix: evidence</h2><table><tr><th>Test case</th><th>File</th><th>Side</th><th>SHA-256</th></tr>",
     );
-    for member in members {
-        for evidence in member.evidence.iter().filter(|evidence| !evidence.removed) {
+    for test in tests {
+        for (file, side, sha256) in &test.evidence {
             let _ = write!(
                 page,
-                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td><code>{}</code></td></tr>",
-                escape(&member.title),
-                escape(&evidence.file_name),
-                evidence.side,
-                evidence.sha256
+                "<tr><td>{}</td><td>{}</td><td>{side}</td><td><code>{sha256}</code></td></tr>",
+                escape(&test.title),
+                escape(file),
             );
         }
     }

@@ -539,6 +539,7 @@ async fn a_campaign_report_renders_as_html_and_as_a_pdf(pool: PgPool) {
         .as_str()
         .unwrap()
         .to_owned();
+    let before_membership = Utc::now();
     let added = support::graphql(
         &state,
         Some(&lead),
@@ -547,6 +548,28 @@ async fn a_campaign_report_renders_as_html_and_as_a_pdf(pool: PgPool) {
     .await;
     support::ok(&added);
     state.projector.catch_up().await.unwrap();
+
+    // As of before the test case joined: the campaign, without it (replayed from the events, not read now).
+    let request = |as_of| api::report::ReportRequest {
+        subject: api::report::Subject::Campaign(campaign.parse().unwrap()),
+        domain: Domain::Ics,
+        as_of,
+        actor: None,
+    };
+    let then = api::report::html(&pool, &request(Some(before_membership)), Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        then.contains("<th>Test cases</th><td>0 (0 closed"),
+        "{then}"
+    );
+    let now = api::report::html(&pool, &request(None), Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        now.contains("<th>Test cases</th><td>1 (1 closed, 100% complete)"),
+        "{now}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let report = |format: &str, out: &str| {

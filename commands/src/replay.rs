@@ -144,6 +144,41 @@ async fn stored_type(pool: &PgPool, aggregate_id: &str) -> Result<String, Replay
     }
 }
 
+/// When the command behind an event was given, from its metadata.
+fn occurred_at(metadata: &std::collections::HashMap<String, String>) -> Option<DateTime<Utc>> {
+    metadata
+        .get(keys::OCCURRED_AT)
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|time| time.with_timezone(&Utc))
+}
+
+/// The aggregate as its events given up to `until` left it (all of them without `until`); `None` when it had
+/// none by then. What Aegis knew of it at that moment, for reports as of a date.
+pub async fn state_at<A: Aggregate>(
+    pool: &PgPool,
+    aggregate_id: &str,
+    until: Option<DateTime<Utc>>,
+) -> Result<Option<A>, ReplayError> {
+    let store: PersistedEventStore<ChainedEventRepository, A> =
+        PersistedEventStore::new_event_store(ChainedEventRepository::new(pool.clone()));
+    let envelopes = store
+        .load_events(aggregate_id)
+        .await
+        .map_err(|error| ReplayError::Load(error.to_string()))?;
+    let mut aggregate = None;
+    for envelope in envelopes {
+        if let (Some(until), Some(occurred_at)) = (until, occurred_at(&envelope.metadata))
+            && occurred_at > until
+        {
+            break;
+        }
+        aggregate
+            .get_or_insert_with(A::default)
+            .apply(envelope.payload);
+    }
+    Ok(aggregate)
+}
+
 /// The steps up to `until`, and how many events the aggregate has in all.
 async fn steps<A>(
     pool: &PgPool,
@@ -163,11 +198,7 @@ where
     let mut aggregate = A::default();
     let mut steps = Vec::with_capacity(total);
     for envelope in envelopes {
-        let occurred_at = envelope
-            .metadata
-            .get(keys::OCCURRED_AT)
-            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-            .map(|time| time.with_timezone(&Utc));
+        let occurred_at = occurred_at(&envelope.metadata);
         // Events are in sequence order, so the first one after `until` ends the replay. An event without a
         // time (not written by the command layer) cannot be placed and is kept.
         if let (Some(until), Some(occurred_at)) = (until, occurred_at)
