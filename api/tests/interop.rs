@@ -667,6 +667,13 @@ async fn interop_over_graphql_follows_the_role_rules(pool: PgPool) {
             .unwrap()
             .contains("Coverage report: ics-attack")
     );
+    let pdf = graphql(&state, Some(&admin), "{ report(domain: ICS, format: PDF) }").await;
+    let pdf = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        ok(&pdf)["report"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
 
     // A campaign's history out and in again on the same instance: all of it is here already.
     let created = graphql(

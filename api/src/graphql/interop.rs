@@ -4,6 +4,7 @@
 //! exports and campaign histories in (admins); execution logs in (the workflow decides per entry).
 
 use async_graphql::{Context, Enum, ErrorExtensions, Json, Object, SimpleObject};
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use commands::portable::{self, StreamFile};
 use importers::interop::navigator::Domain;
@@ -45,6 +46,15 @@ fn refused_input(error: anyhow::Error) -> async_graphql::Error {
 pub enum ExportFormat {
     Csv,
     Json,
+}
+
+/// What `report` returns.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum ReportFormat {
+    #[default]
+    Html,
+    /// A PDF, base64-encoded.
+    Pdf,
 }
 
 /// Which execution log format.
@@ -182,7 +192,8 @@ impl InteropQuery {
             .map_err(|error| ApiError::NotFound(format!("{error:#}")).extend())
     }
 
-    /// A printable report (HTML with print CSS) of a campaign, or of the coverage without `campaignId`.
+    /// A printable report of a campaign, or of the coverage without `campaignId`: HTML with print CSS, or with
+    /// `format: PDF` the page printed by headless Chromium (`AEGIS_CHROMIUM`, else `chromium`), base64.
     async fn report(
         &self,
         context: &Context<'_>,
@@ -190,6 +201,7 @@ impl InteropQuery {
         domain: AttackDomain,
         as_of: Option<DateTime<Utc>>,
         actor: Option<String>,
+        #[graphql(default)] format: ReportFormat,
     ) -> async_graphql::Result<String> {
         let state = context.data::<AppState>()?;
         let request = ReportRequest {
@@ -198,9 +210,20 @@ impl InteropQuery {
             as_of,
             actor,
         };
-        report::html(&state.pool, &request, Utc::now())
+        let html = report::html(&state.pool, &request, Utc::now())
             .await
-            .map_err(|error| ApiError::Internal(error.into()).extend())
+            .map_err(|error| ApiError::Internal(error.into()).extend())?;
+        match format {
+            ReportFormat::Html => Ok(html),
+            ReportFormat::Pdf => {
+                let chromium =
+                    std::env::var_os("AEGIS_CHROMIUM").unwrap_or_else(|| "chromium".into());
+                let pdf = report::pdf(&html, std::path::Path::new(&chromium))
+                    .await
+                    .map_err(|error| ApiError::Internal(error.into()).extend())?;
+                Ok(base64::engine::general_purpose::STANDARD.encode(pdf))
+            }
+        }
     }
 }
 
