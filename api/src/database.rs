@@ -105,6 +105,9 @@ pub async fn locate(config: &DatabaseConfig, data_dir: &Path) -> anyhow::Result<
     })
 }
 
+/// See [`connect`].
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url
         .parse::<PgConnectOptions>()
@@ -113,7 +116,9 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        // While PostgreSQL is down a request fails after this long instead of hanging (sqlx keeps retrying
+        // the connection until then); under load it is also the longest wait for a free connection.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?)
 }

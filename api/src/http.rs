@@ -187,11 +187,22 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 /// Readiness: the database answers with the schema this binary expects; projection lag is reported.
+/// How long `/ready` waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn ready(State(state): State<HttpState>) -> Response {
-    let applied: Result<Option<i64>, sqlx::Error> =
-        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&state.app.pool)
-            .await;
+    // A load balancer asks often and must hear "no" at once while the database is down, not after the
+    // pool's acquire timeout.
+    let applied = tokio::time::timeout(
+        READY_TIMEOUT,
+        sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT max(version) FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&state.app.pool),
+    )
+    .await
+    .map_err(|_| format!("no answer within {READY_TIMEOUT:?}"))
+    .and_then(|answer| answer.map_err(|error| error.to_string()));
     let applied = match applied {
         Ok(applied) => applied.unwrap_or(0),
         Err(error) => {
@@ -200,7 +211,11 @@ async fn ready(State(state): State<HttpState>) -> Response {
             return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
         }
     };
-    let lags = state.app.projector.lag().await.unwrap_or_default();
+    let lags = tokio::time::timeout(READY_TIMEOUT, state.app.projector.lag())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     let projections: Vec<_> = lags
         .iter()
         .map(|lag| {

@@ -293,11 +293,8 @@ async fn a_server_killed_under_load_loses_and_doubles_nothing(pool: PgPool) {
 }
 
 /// Kills every process of the cluster at once, as a power cut would (the postmaster first, so that nothing
-/// shuts down in order), and starts it again.
-async fn crash_postgres(
-    cluster_dir: &std::path::Path,
-    options: &LocalPostgresOptions,
-) -> LocalPostgres {
+/// shuts down in order).
+async fn crash_postgres(cluster_dir: &std::path::Path) {
     let pid_file = std::fs::read_to_string(cluster_dir.join("postmaster.pid")).unwrap();
     let postmaster = pid_file.lines().next().unwrap().trim().to_owned();
     let children = Command::new("ps")
@@ -328,7 +325,42 @@ async fn crash_postgres(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    find_or_start(options).await.unwrap()
+}
+
+/// While PostgreSQL is down the server says so at once: `/ready` fails and a request gets an error, fast.
+async fn answers_fast_while_postgres_is_down(base: &str) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let ready = http.get(format!("{base}/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let answer = http
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "{ serverInfo { version } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.status().is_server_error() || answer.status().is_success(),
+        "{answer:?}"
+    );
+    let body: Value = answer.json().await.unwrap_or_default();
+    assert!(
+        body.get("data")
+            .is_none_or(|data| data.is_null() || body.get("errors").is_some()),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the server hung for {:?}",
+        started.elapsed()
+    );
+    eprintln!(
+        "while PostgreSQL was down, /ready and a query were answered in {:?}",
+        started.elapsed()
+    );
 }
 
 /// PostgreSQL killed under the running server: with durable commits nothing acknowledged is lost; with
@@ -379,7 +411,11 @@ async fn postgres_crash(durable: bool) -> usize {
     // While the clients are still writing.
     tokio::time::sleep(Duration::from_millis(300)).await;
     pool.close().await;
-    let restarted = crash_postgres(&cluster_dir, &options).await;
+    crash_postgres(&cluster_dir).await;
+    if durable {
+        answers_fast_while_postgres_is_down(&base).await;
+    }
+    let restarted = find_or_start(&options).await.unwrap();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     let (_, lost) = load.finish(&pool, 1).await;
     server.kill().unwrap();
