@@ -923,3 +923,82 @@ async fn blue_cannot_fetch_reds_evidence_of_a_blind_test_before_the_reveal(pool:
         "evidenceDownloadUrl",
     );
 }
+
+/// The S3 server goes away between the upload and its confirmation: the confirmation fails with a clear
+/// error, no event names the object, and once S3 is back the same confirmation attaches it.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_s3_outage_attaches_nothing_and_the_confirmation_succeeds_once_it_is_over(pool: PgPool) {
+    let mut harness = Harness::start(&pool, Backend::S3).await;
+    let state = harness.state.clone();
+    let (team, red, blue) = team(&state).await;
+    let id = executing_test_case(&state, &team, red, blue, false).await;
+    let digest = sha256(PNG);
+    let (upload_id, status) = upload(
+        &harness,
+        &team.red_tech,
+        id,
+        "RED",
+        "outage.png",
+        "image/png",
+        (PNG.len() as u64, &digest),
+        PNG,
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+
+    // Down: the same port answers nothing.
+    let server = harness.s3.take().unwrap();
+    let (endpoint, objects) = (server.endpoint.clone(), server.data.path().to_owned());
+    let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let started = std::time::Instant::now();
+    let refused = graphql(&state, Some(&team.red_tech), &confirm(&upload_id)).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+        "{refused}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "confirming hung for {:?}",
+        started.elapsed()
+    );
+    eprintln!(
+        "during the outage: {} after {:?}",
+        refused["errors"][0],
+        started.elapsed()
+    );
+    let attached: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE event_type = 'TestCaseEvidenceAttached'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(attached, 0);
+
+    // Back on the same port and data: the confirmation goes through.
+    server.child = Command::new(s3_server_path())
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+        .arg(&objects)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    harness.s3 = Some(server);
+    let confirmed = graphql(&state, Some(&team.red_tech), &confirm(&upload_id)).await;
+    assert_eq!(
+        data(&confirmed, "confirmEvidenceUpload")["sha256"],
+        digest.as_str()
+    );
+}

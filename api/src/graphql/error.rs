@@ -35,6 +35,14 @@ pub enum ApiError {
         reason: &'static str,
         message: String,
     },
+    /// A service Aegis depends on (the evidence store) cannot be reached; asking again later may work. The
+    /// cause goes to the log.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -58,6 +66,7 @@ impl ApiError {
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Refused { code, .. } => code,
+            Self::Unavailable { .. } => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -86,8 +95,12 @@ impl ApiError {
 
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
-        if let Self::Internal(cause) = self {
-            tracing::error!(error = %cause, "request failed");
+        match self {
+            Self::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            Self::Unavailable { cause, .. } => {
+                tracing::warn!(error = %cause, "a service Aegis depends on is unavailable");
+            }
+            _ => {}
         }
         let code = self.code();
         let retry_after = match self {

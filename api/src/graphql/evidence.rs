@@ -66,11 +66,19 @@ fn evidence<'a>(context: &Context<'a>) -> async_graphql::Result<&'a Evidence> {
         })
 }
 
-/// An evidence refusal as clients see it; storage and database failures are internal.
+/// An evidence refusal as clients see it; the store out of reach is UNAVAILABLE (try again), a database
+/// failure internal.
 fn evidence_failed(error: EvidenceError) -> async_graphql::Error {
     match error {
         EvidenceError::Command(error) => failed(error),
-        EvidenceError::Store(_) | EvidenceError::Database(_) => ApiError::internal(error).extend(),
+        EvidenceError::Store(cause) => ApiError::Unavailable {
+            message:
+                "the evidence store cannot be reached right now; nothing was changed, try again"
+                    .to_owned(),
+            cause: Box::new(cause),
+        }
+        .extend(),
+        EvidenceError::Database(_) => ApiError::internal(error).extend(),
         error => ApiError::refused(error.code(), error.to_string()).extend(),
     }
 }
