@@ -217,3 +217,73 @@ async fn projection_progress_is_streamed_to_subscribers(pool: PgPool) {
         Some("\"UNAUTHENTICATED\"")
     );
 }
+
+/// Hostile requests each get a quick 4xx or a GraphQL error with a code, never a 5xx or a hang: an oversized
+/// body, malformed JSON, invalid UTF-8, a batch, an alias flood and huge variables.
+#[sqlx::test(migrations = "../migrations")]
+async fn hostile_requests_are_refused_quickly_and_clearly(pool: PgPool) {
+    let state = state(&pool);
+    let (_, token) = signed_in(&state, &[Role::Viewer]).await;
+    // As an HTTP client sends it: with its length.
+    let post = |body: Vec<u8>| {
+        Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("content-length", body.len())
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+
+    let oversized = vec![b' '; 10 * 1024 * 1024];
+    let (status, _, _) = send(&state, post(oversized)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    for (what, body) in [
+        (
+            "malformed JSON",
+            br#"{"query": "{ serverInfo { version } }""#.to_vec(),
+        ),
+        ("invalid UTF-8", b"{\"query\": \"\xff\xfe\"}".to_vec()),
+        (
+            "a batch",
+            serde_json::to_vec(&vec![json!({ "query": "{ serverInfo { version } }" }); 500])
+                .unwrap(),
+        ),
+    ] {
+        let (status, _, body) = send(&state, post(body)).await;
+        assert!(status.is_client_error(), "{what}: {status} {body}");
+    }
+
+    let aliases: String = (0..5000)
+        .map(|index| format!("a{index}: serverInfo {{ version }} "))
+        .collect();
+    let (status, _, body) = send(
+        &state,
+        post(serde_json::to_vec(&json!({ "query": format!("{{ {aliases} }}") })).unwrap()),
+    )
+    .await;
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(!status.is_server_error(), "{status}");
+    assert!(
+        answer["errors"][0]["message"].as_str().is_some() && answer["data"].is_null(),
+        "an alias flood ran: {}",
+        &body[..body.len().min(300)]
+    );
+
+    let huge = "x".repeat(1024 * 1024);
+    let (status, _, body) = send(
+        &state,
+        post(
+            serde_json::to_vec(&json!({ "query": "query($v: String) { serverInfo { version } }", "variables": { "v": huge } }))
+                .unwrap(),
+        ),
+    )
+    .await;
+    assert!(!status.is_server_error(), "{status} {body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "hostile requests took {:?}",
+        started.elapsed()
+    );
+}
