@@ -62,6 +62,10 @@ pub enum Command {
     /// trying schedules), run one now, list the runs.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Crash Aegis and PostgreSQL under load on throwaway clusters and count what was lost (see README,
+    /// Reliability).
+    #[command(subcommand)]
+    Chaos(ChaosCommand),
     /// Measure throughput against the database (see README, Performance).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -164,6 +168,16 @@ pub enum ExportCommand {
 fn parse_domain(name: &str) -> Result<importers::interop::navigator::Domain, String> {
     importers::interop::navigator::Domain::from_name(name)
         .ok_or_else(|| format!("{name:?} is not enterprise-attack, mobile-attack or ics-attack"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChaosCommand {
+    /// Every scenario; prints a markdown table and exits 1 when anything acknowledged was lost or doubled.
+    All {
+        /// The size the test command runs (about half a minute).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +330,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export(command) => export(&config, command).await,
         Command::Report(args) => report(&config, args).await,
+        Command::Chaos(ChaosCommand::All { quick }) => {
+            let size = if quick {
+                crate::chaos::ChaosSize::quick()
+            } else {
+                crate::chaos::ChaosSize::full()
+            };
+            let (reports, table) = crate::chaos::all(&std::env::current_exe()?, &size).await?;
+            println!("{table}");
+            match crate::chaos::verdict(&reports) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(failure) => {
+                    eprintln!("FAILED: {failure}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Import(args) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;
             import::run(&app_state(&config, &database.pool)?, args).await

@@ -14,6 +14,7 @@
 //!   heatmap views as Navigator layers and STIX bundles, a campaign's signed history (and its import).
 //! - [`scheduler`]: the scheduled jobs (once per due time across processes); [`recurring`]: recurring
 //!   campaigns' instances; [`intel_scan`]: the intel scan's findings and the ATT&CK release item.
+//! - [`chaos`]: `aegis chaos`: the server and PostgreSQL crashed under load, and what was lost.
 //! - [`telemetry`]: structured logs, OpenTelemetry traces, Prometheus metrics. [`bench`]: `aegis bench`.
 //!
 //! # Invariants
@@ -23,6 +24,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod chaos;
 pub mod cli;
 pub mod config;
 pub mod database;
