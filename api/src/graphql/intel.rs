@@ -1,16 +1,15 @@
 //! Intel items (see `crate::intel_scan`): the list, one item, and acknowledging one.
 
-use async_graphql::connection::{Connection, Edge, EmptyFields, query};
-use async_graphql::{Context, Enum, ErrorExtensions, Object, SimpleObject};
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::intel::{AcknowledgeIntelItem, IntelCommand};
 use projections::intel::{self, IntelFilter, IntelItemRow};
-use projections::paging::PageCursor;
 use uuid::Uuid;
 
 use super::command::{Refusal, caller, failed};
-use super::error::{ApiError, internal};
-use super::paging::page_size;
+use super::error::internal;
+use super::paging::keyset_page;
 use crate::state::AppState;
 
 /// What an intel item reports.
@@ -128,36 +127,14 @@ impl IntelQuery {
             kind: kind.map(Into::into),
             technique: technique.map(|technique| technique.trim().to_uppercase()),
         };
-        query(
+        keyset_page(
             after,
-            None,
             first,
-            None,
-            |after: Option<String>, _: Option<String>, first, _| async move {
-                let cursor = match after.as_deref() {
-                    Some(text) => Some(PageCursor::decode(text).ok_or_else(|| {
-                        ApiError::Validation("the cursor is not valid".to_owned()).extend()
-                    })?),
-                    None => None,
-                };
-                let limit = page_size(first);
-                let mut rows = intel::page(
-                    &state.pool,
-                    &filter,
-                    cursor.as_ref(),
-                    i64::try_from(limit + 1).unwrap_or(101),
-                )
-                .await
-                .map_err(internal)?;
-                let has_next = rows.len() > limit;
-                rows.truncate(limit);
-                let mut connection = Connection::new(cursor.is_some(), has_next);
-                connection.edges.extend(
-                    rows.into_iter()
-                        .map(|row| Edge::new(row.cursor().encode(), IntelItem::from(row))),
-                );
-                Ok::<_, async_graphql::Error>(connection)
+            |cursor, limit| async move {
+                intel::page(&state.pool, &filter, cursor.as_ref(), limit).await
             },
+            IntelItemRow::cursor,
+            IntelItem::from,
         )
         .await
     }

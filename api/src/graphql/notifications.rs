@@ -2,17 +2,16 @@
 //! summary. Every field is about the signed-in caller only; nobody reads or marks another user's
 //! notifications, admins included.
 
-use async_graphql::connection::{Connection, Edge, EmptyFields, query};
+use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, ErrorExtensions, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use projections::notifications::{self, MarkReadError, MarkSelection, NotificationRow};
-use projections::paging::PageCursor;
 use uuid::Uuid;
 
 use super::account::principal;
 use super::error::{ApiError, internal};
-use super::paging::{MAX_PAGE, page_size};
+use super::paging::{MAX_PAGE, keyset_page};
 use super::workflow_subscriptions::watch;
 use crate::state::AppState;
 
@@ -167,37 +166,14 @@ impl NotificationsQuery {
         let state = context.data::<AppState>()?;
         let user_id = principal(context)?.user_id;
         let unread_only = unread_only.unwrap_or(false);
-        query(
+        keyset_page(
             after,
-            None,
             first,
-            None,
-            |after: Option<String>, _: Option<String>, first, _| async move {
-                let cursor = match after.as_deref() {
-                    Some(text) => Some(PageCursor::decode(text).ok_or_else(|| {
-                        ApiError::Validation("the cursor is not valid".to_owned()).extend()
-                    })?),
-                    None => None,
-                };
-                let limit = page_size(first);
-                let mut rows = notifications::page(
-                    &state.pool,
-                    user_id,
-                    unread_only,
-                    cursor.as_ref(),
-                    i64::try_from(limit + 1).unwrap_or(101),
-                )
-                .await
-                .map_err(internal)?;
-                let has_next = rows.len() > limit;
-                rows.truncate(limit);
-                let mut connection = Connection::new(cursor.is_some(), has_next);
-                connection.edges.extend(
-                    rows.into_iter()
-                        .map(|row| Edge::new(row.cursor().encode(), Notification::from(row))),
-                );
-                Ok::<_, async_graphql::Error>(connection)
+            |cursor, limit| async move {
+                notifications::page(&state.pool, user_id, unread_only, cursor.as_ref(), limit).await
             },
+            NotificationRow::cursor,
+            Notification::from,
         )
         .await
     }
