@@ -52,10 +52,16 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
-/// What `aegis import` reads.
+/// What `aegis import` reads: reference content into the catalog, or data other tools wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportKind {
     Catalog(Source),
+    Interop(Interop),
+}
+
+/// Data other tools (or other Aegis instances) wrote, imported file by file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interop {
     /// ATT&CK Navigator layers.
     Navigator,
     /// A VECTR CSV export: campaigns and test cases with their history.
@@ -67,20 +73,21 @@ pub enum ImportKind {
 }
 
 fn parse_kind(name: &str) -> Result<ImportKind, String> {
-    match name {
-        "navigator" => Ok(ImportKind::Navigator),
-        "vectr-csv" => Ok(ImportKind::VectrCsv),
-        "attire" => Ok(ImportKind::Executions(
-            crate::execution_import::LogFormat::Attire,
-        )),
-        "art-log" => Ok(ImportKind::Executions(
-            crate::execution_import::LogFormat::AtomicCsv,
-        )),
-        "stream" => Ok(ImportKind::Stream),
-        _ => name.parse().map(ImportKind::Catalog).map_err(
-            |error: importers::source::UnknownSource| format!("{error}, or navigator, or stream"),
-        ),
-    }
+    let interop = match name {
+        "navigator" => Interop::Navigator,
+        "vectr-csv" => Interop::VectrCsv,
+        "attire" => Interop::Executions(crate::execution_import::LogFormat::Attire),
+        "art-log" => Interop::Executions(crate::execution_import::LogFormat::AtomicCsv),
+        "stream" => Interop::Stream,
+        _ => {
+            return name.parse().map(ImportKind::Catalog).map_err(
+                |error: importers::source::UnknownSource| {
+                    format!("{error}, or navigator, vectr-csv, attire, art-log, stream")
+                },
+            );
+        }
+    };
+    Ok(ImportKind::Interop(interop))
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
@@ -126,7 +133,7 @@ pub async fn run(state: &AppState, args: ImportArgs) -> anyhow::Result<ExitCode>
     let pool = &state.pool;
     let source = match args.kind {
         ImportKind::Catalog(source) => source,
-        interop => return Ok(import_interop(state, &args, interop).await),
+        ImportKind::Interop(interop) => return Ok(import_interop(state, &args, interop).await),
     };
     let locations = locations(source, &args)?;
     // The run row keeps the locations as text: a TAXII URL's password is not written there.
@@ -165,29 +172,29 @@ pub async fn run(state: &AppState, args: ImportArgs) -> anyhow::Result<ExitCode>
 }
 
 /// `aegis import navigator|vectr-csv|attire|art-log|stream FILE…`, as the command line's admin.
-async fn import_interop(state: &AppState, args: &ImportArgs, kind: ImportKind) -> ExitCode {
+async fn import_interop(state: &AppState, args: &ImportArgs, kind: Interop) -> ExitCode {
     let (actor, context) = crate::scheduler::system_actor("cli");
     let (actor, context) = (&actor, &context);
     match kind {
-        ImportKind::Navigator => {
+        Interop::Navigator => {
             each_file(args, async |name: &str, bytes: Vec<u8>| {
                 crate::layer_import::import(state, actor, context, name, &bytes, args.use_as).await
             })
             .await
         }
-        ImportKind::VectrCsv => {
+        Interop::VectrCsv => {
             each_file(args, async |_: &str, bytes: Vec<u8>| {
                 crate::vectr_import::import(state, actor, context, &bytes, chrono::Utc::now()).await
             })
             .await
         }
-        ImportKind::Executions(format) => {
+        Interop::Executions(format) => {
             each_file(args, async |_: &str, bytes: Vec<u8>| {
                 crate::execution_import::import(state, actor, context, format, &bytes).await
             })
             .await
         }
-        ImportKind::Stream | ImportKind::Catalog(_) => {
+        Interop::Stream => {
             each_file(args, async |_: &str, bytes: Vec<u8>| {
                 crate::portable::import_bytes(&state.pool, &bytes, args.trust_key.as_deref()).await
             })
