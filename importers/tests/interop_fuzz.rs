@@ -3,6 +3,7 @@
 //! or a reason; the rest of an import goes on.
 #![allow(clippy::unwrap_used)]
 
+#[allow(dead_code)]
 mod support;
 
 use importers::interop::{execution_log, navigator, vectr};

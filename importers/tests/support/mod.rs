@@ -1,6 +1,4 @@
 //! Shared by the corpus tests: where the upstream corpus is and how a directory walk names its files.
-// Each test file uses part of it.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
