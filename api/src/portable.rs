@@ -34,10 +34,9 @@ pub async fn export_campaign(
         &keys.instance_secret(),
     )
     .await?;
-    anyhow::ensure!(
-        !file.streams.is_empty(),
-        "there is no campaign {campaign_id}"
-    );
+    if file.streams.is_empty() {
+        return Err(crate::report::NoSuchCampaign(campaign_id).into());
+    }
     Ok(file)
 }
 

@@ -172,6 +172,11 @@ pub async fn html(
     Ok(page)
 }
 
+/// The campaign a report asked for did not exist (by the report's date).
+#[derive(Debug, thiserror::Error)]
+#[error("there is no campaign {0} (by the report's date)")]
+pub struct NoSuchCampaign(pub Uuid);
+
 /// A campaign as it stood at the report's moment.
 struct CampaignAt {
     id: Uuid,
@@ -206,7 +211,7 @@ async fn campaign_at(
 ) -> anyhow::Result<CampaignAt> {
     let campaign: Campaign = replay::state_at(pool, &id.to_string(), as_of)
         .await?
-        .with_context(|| format!("there is no campaign {id} (by the report's date)"))?;
+        .ok_or(NoSuchCampaign(id))?;
     let details = campaign.details().context("the campaign has no details")?;
     let mut tests = Vec::new();
     for member in campaign.test_cases() {

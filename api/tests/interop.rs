@@ -667,6 +667,16 @@ async fn interop_over_graphql_follows_the_role_rules(pool: PgPool) {
             .unwrap()
             .contains("Coverage report: ics-attack")
     );
+    let missing = graphql(
+        &state,
+        Some(&admin),
+        &format!(
+            r#"{{ report(domain: ICS, campaignId: "{}") }}"#,
+            uuid::Uuid::nil()
+        ),
+    )
+    .await;
+    assert_eq!(error_code(&missing), Some("NOT_FOUND"), "{missing}");
     let pdf = graphql(&state, Some(&admin), "{ report(domain: ICS, format: PDF) }").await;
     let pdf = base64::Engine::decode(
         &base64::engine::general_purpose::STANDARD,

@@ -41,6 +41,14 @@ fn refused_input(error: anyhow::Error) -> async_graphql::Error {
     }
 }
 
+/// A campaign that is not there as NOT_FOUND; anything else as INTERNAL.
+fn not_found_or_internal(error: anyhow::Error) -> async_graphql::Error {
+    match error.downcast::<report::NoSuchCampaign>() {
+        Ok(missing) => ApiError::NotFound(missing.to_string()).extend(),
+        Err(error) => ApiError::Internal(error.into()).extend(),
+    }
+}
+
 /// CSV or JSON.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ExportFormat {
@@ -189,7 +197,7 @@ impl InteropQuery {
         crate::portable::export_campaign(&state.pool, keys, campaign_id)
             .await
             .map(Json)
-            .map_err(|error| ApiError::NotFound(format!("{error:#}")).extend())
+            .map_err(not_found_or_internal)
     }
 
     /// A printable report of a campaign, or of the coverage without `campaignId`: HTML with print CSS, or with
@@ -212,7 +220,7 @@ impl InteropQuery {
         };
         let html = report::html(&state.pool, &request, Utc::now())
             .await
-            .map_err(|error| ApiError::Internal(error.into()).extend())?;
+            .map_err(not_found_or_internal)?;
         match format {
             ReportFormat::Html => Ok(html),
             ReportFormat::Pdf => {
