@@ -387,17 +387,51 @@ impl Load {
     }
 }
 
+/// A cluster, a server on it and the clients writing: where every scenario starts.
+struct Running {
+    cluster: Cluster,
+    app_dir: tempfile::TempDir,
+    port: u16,
+    base: String,
+    http: reqwest::Client,
+    server: Server,
+    load: Load,
+}
+
+impl Running {
+    async fn start(aegis: &Path, size: &ChaosSize, durable: bool) -> anyhow::Result<Self> {
+        let cluster = Cluster::start(aegis, durable).await?;
+        let app_dir = tempfile::tempdir()?;
+        let port = free_port()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = http_client(Duration::from_secs(5))?;
+        let server = Server::start(aegis, &cluster.url, app_dir.path(), port)?;
+        wait_ready(&http, &base).await?;
+        let load = Load::start(&http, &base, size).await?;
+        Ok(Self {
+            cluster,
+            app_dir,
+            port,
+            base,
+            http,
+            server,
+            load,
+        })
+    }
+}
+
 /// The server killed with SIGKILL at each pause and restarted; then the read models are compared with a
 /// rebuild.
 pub async fn server_kills(aegis: &Path, size: &ChaosSize) -> anyhow::Result<ChaosReport> {
-    let cluster = Cluster::start(aegis, true).await?;
-    let app_dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let http = http_client(Duration::from_secs(5))?;
-    let mut server = Server::start(aegis, &cluster.url, app_dir.path(), port)?;
-    wait_ready(&http, &base).await?;
-    let load = Load::start(&http, &base, size).await?;
+    let Running {
+        cluster,
+        app_dir,
+        port,
+        base,
+        http,
+        mut server,
+        load,
+    } = Running::start(aegis, size, true).await?;
     for pause in &size.server_kills_after_ms {
         tokio::time::sleep(Duration::from_millis(*pause)).await;
         server.kill()?;
@@ -501,14 +535,15 @@ pub async fn postgres_crash(
     size: &ChaosSize,
     durable: bool,
 ) -> anyhow::Result<ChaosReport> {
-    let cluster = Cluster::start(aegis, durable).await?;
-    let app_dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let http = http_client(Duration::from_secs(5))?;
-    let mut server = Server::start(aegis, &cluster.url, app_dir.path(), port)?;
-    wait_ready(&http, &base).await?;
-    let load = Load::start(&http, &base, size).await?;
+    // The data directory is bound to the end: the server keeps running on it.
+    let Running {
+        cluster,
+        app_dir: _app_dir,
+        base,
+        mut server,
+        load,
+        ..
+    } = Running::start(aegis, size, durable).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     kill_postgres(&cluster.cluster_dir()?).await?;
     let answered = answered_while_down(&base).await?;
