@@ -17,6 +17,7 @@ use domain::campaign::Campaign;
 use domain::scoring::Score;
 use domain::test_case::{Outcome, TestCase};
 use importers::interop::navigator::Domain;
+use projections::campaigns::TimeToDetectStats;
 use projections::heatmap::{Heatmap, TechniqueCell};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -285,16 +286,12 @@ fn campaign_summary(page: &mut String, campaign: &CampaignAt) {
             None => outcomes.push((outcome, 1)),
         }
     }
-    let mut times: Vec<i64> = tests
-        .iter()
-        .filter_map(|test| test.time_to_detect_ms)
-        .collect();
-    times.sort_unstable();
-    let median = match times.len() {
-        0 => None,
-        count if count % 2 == 1 => Some(times[count / 2]),
-        count => Some(i64::midpoint(times[count / 2 - 1], times[count / 2])),
-    };
+    let times = TimeToDetectStats::of(
+        tests
+            .iter()
+            .filter_map(|test| test.time_to_detect_ms)
+            .collect(),
+    );
     let percent = if tests.is_empty() {
         "–".to_owned()
     } else {
@@ -315,10 +312,10 @@ fn campaign_summary(page: &mut String, campaign: &CampaignAt) {
             .map(|(outcome, count)| format!("{count} {}", escape(outcome)))
             .collect::<Vec<_>>()
             .join(", "),
-        times.len(),
-        duration(times.first().copied()),
-        duration(median),
-        duration(times.last().copied()),
+        times.measured,
+        duration(times.min_ms),
+        duration(times.median_ms),
+        duration(times.max_ms),
     );
 }
 

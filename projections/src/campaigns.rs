@@ -617,7 +617,8 @@ pub struct TimeToDetectStats {
 }
 
 impl TimeToDetectStats {
-    fn of(mut times: Vec<i64>) -> Self {
+    /// The figures of `times`, in any order.
+    pub fn of(mut times: Vec<i64>) -> Self {
         times.sort_unstable();
         let measured = i64::try_from(times.len()).unwrap_or(i64::MAX);
         let median_ms = match times.len() {
