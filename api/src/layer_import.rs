@@ -6,13 +6,15 @@
 //! replacement (`revoked-by` in the catalog), and what has no replacement, or is unknown to the catalog, is
 //! reported and left out. Entries without a usable technique id are reported by their JSON path.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Utc;
 use commands::context::CommandContext;
 use domain::actor::Actor;
 use domain::saved_layer::{LayerAnnotation, LayerContent, SavedLayerCommand};
-use domain::test_case::{Plan, ProcedureSource, Tag, TestCaseAction, TestCaseCommand, Text, Title};
+use domain::test_case::{
+    Plan, ProcedureSource, Tag, TechniqueId, TestCaseAction, TestCaseCommand, Text, Title,
+};
 use importers::interop::navigator::{self, Layer, UnmappedReason};
 use projections::catalog::CatalogEntry;
 use serde::Serialize;
@@ -112,10 +114,16 @@ fn map_to_catalog(
         .filter(|entry| entry.status != "active")
         .map(|entry| (entry.id.clone(), entry.replaced_by.clone()))
         .collect();
-    let before: Vec<String> = layer
+    // What map_revoked will rewrite: entries whose id has a valid replacement.
+    let mapped: Vec<String> = layer
         .techniques
         .iter()
-        .map(|entry| entry.technique.as_str().to_owned())
+        .filter_map(|entry| {
+            let to = replacements.get(entry.technique.as_str())?.as_deref()?;
+            TechniqueId::parse(to)
+                .is_ok()
+                .then(|| format!("{} -> {to}", entry.technique))
+        })
         .collect();
     let mut left_out: Vec<String> = layer
         .skipped
@@ -123,22 +131,6 @@ fn map_to_catalog(
         .map(|skipped| format!("{}: {:?}", skipped.path, skipped.problem))
         .collect();
     let unmapped = navigator::map_revoked(layer, &replacements);
-    let mut before = before.into_iter();
-    // map_revoked keeps the order and removes the unmapped entries: walk both lists together.
-    let unmapped_ids: HashSet<String> = unmapped
-        .iter()
-        .map(|unmapped| unmapped.entry.technique.as_str().to_owned())
-        .collect();
-    let mut mapped = Vec::new();
-    for entry in &layer.techniques {
-        let from = before
-            .by_ref()
-            .find(|from| !unmapped_ids.contains(from))
-            .unwrap_or_default();
-        if from != entry.technique.as_str() {
-            mapped.push(format!("{from} -> {}", entry.technique));
-        }
-    }
     left_out.extend(unmapped.into_iter().map(|unmapped| {
         let reason = match unmapped.reason {
             UnmappedReason::NoReplacement => {
