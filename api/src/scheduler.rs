@@ -248,6 +248,10 @@ impl Trigger {
     }
 }
 
+/// The columns of [`JobRunRow`], in its order.
+const RUN_COLUMNS: &str =
+    "run_id, job, due_at, trigger, started_at, finished_at, outcome, counts, error";
+
 /// One row of `job_runs`.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct JobRunRow {
@@ -343,11 +347,11 @@ impl Scheduler {
                 ("failed", json!({}), Some(error))
             }
         };
-        let row = sqlx::query_as(
+        let row = sqlx::query_as(&format!(
             "UPDATE job_runs SET finished_at = now(), outcome = $2, counts = $3, error = $4
               WHERE run_id = $1
-              RETURNING run_id, job, due_at, trigger, started_at, finished_at, outcome, counts, error",
-        )
+              RETURNING {RUN_COLUMNS}"
+        ))
         .bind(run_id)
         .bind(outcome)
         .bind(&counts)
@@ -461,11 +465,11 @@ pub async fn runs(
     job: Option<Job>,
     limit: i64,
 ) -> Result<Vec<JobRunRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT run_id, job, due_at, trigger, started_at, finished_at, outcome, counts, error
+    sqlx::query_as(&format!(
+        "SELECT {RUN_COLUMNS}
            FROM job_runs WHERE $1::text IS NULL OR job = $1
-          ORDER BY started_at DESC, run_id DESC LIMIT $2",
-    )
+          ORDER BY started_at DESC, run_id DESC LIMIT $2"
+    ))
     .bind(job.map(Job::name))
     .bind(limit)
     .fetch_all(pool)
@@ -521,11 +525,11 @@ pub async fn notification_cleanup(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Re
 
 /// The newest successful run of `job`, if any.
 async fn previous_success(pool: &PgPool, job: Job) -> sqlx::Result<Option<JobRunRow>> {
-    sqlx::query_as(
-        "SELECT run_id, job, due_at, trigger, started_at, finished_at, outcome, counts, error
+    sqlx::query_as(&format!(
+        "SELECT {RUN_COLUMNS}
            FROM job_runs WHERE job = $1 AND outcome = 'succeeded'
-          ORDER BY due_at DESC LIMIT 1",
-    )
+          ORDER BY due_at DESC LIMIT 1"
+    ))
     .bind(job.name())
     .fetch_optional(pool)
     .await
