@@ -1,0 +1,14 @@
+//! The LOLBAS parser (YAML) on arbitrary bytes: a reason for the file, never a panic, a hang or a blown stack.
+#![no_main]
+
+use importers::parsers::lolbas;
+use importers::record::SourceFile;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| {
+    let file = SourceFile {
+        path: "yml/OSBinaries/Entry.yml".into(),
+        bytes: bytes.to_vec(),
+    };
+    let _ = lolbas::parse(&[file]);
+});

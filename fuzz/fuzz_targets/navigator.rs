@@ -1,0 +1,9 @@
+//! The ATT&CK Navigator layer reader on arbitrary bytes: a reason, never a panic, a hang or a blown stack.
+#![no_main]
+
+use importers::interop::navigator;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| {
+    let _ = navigator::parse(bytes);
+});
