@@ -79,15 +79,17 @@ pub struct ChaosReport {
 }
 
 /// A throwaway cluster with Aegis migrated on it and the user the clients sign in as.
-struct Cluster {
+#[derive(Debug)]
+pub struct Cluster {
     postgres: LocalPostgres,
     options: LocalPostgresOptions,
-    url: String,
+    /// The owner's URL of Aegis' database on it.
+    pub url: String,
     _dir: tempfile::TempDir,
 }
 
 impl Cluster {
-    async fn start(aegis: &Path, durable: bool) -> anyhow::Result<Self> {
+    pub async fn start(aegis: &Path, durable: bool) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let options = LocalPostgresOptions {
             probe: None,
@@ -146,6 +148,11 @@ impl Cluster {
         })
     }
 
+    /// The server, a private cluster (the scale-out tests copy it into a standby).
+    pub fn postgres(&self) -> &LocalPostgres {
+        &self.postgres
+    }
+
     fn cluster_dir(&self) -> anyhow::Result<PathBuf> {
         match &self.postgres {
             LocalPostgres::Private(private) => Ok(private.cluster_dir().to_owned()),
@@ -154,21 +161,34 @@ impl Cluster {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
 /// An `aegis serve` on a fixed port, killed with SIGKILL when dropped.
-struct Server {
+#[derive(Debug)]
+pub struct Server {
     child: Child,
 }
 
 impl Server {
-    fn start(aegis: &Path, url: &str, data_dir: &Path, port: u16) -> anyhow::Result<Self> {
+    pub fn start(aegis: &Path, url: &str, data_dir: &Path, port: u16) -> anyhow::Result<Self> {
+        Self::start_with(aegis, url, data_dir, port, &[])
+    }
+
+    /// The same with more environment variables (a read replica, schedules).
+    pub fn start_with(
+        aegis: &Path,
+        url: &str,
+        data_dir: &Path,
+        port: u16,
+        environment: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let child = Command::new(aegis)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .envs(environment.iter().copied())
             .env("DATABASE_URL", url)
             .env("AEGIS_DATA_DIR", data_dir)
             .env("AEGIS_LOG_FORMAT", "json")
@@ -178,7 +198,7 @@ impl Server {
         Ok(Self { child })
     }
 
-    fn kill(&mut self) -> anyhow::Result<()> {
+    pub fn kill(&mut self) -> anyhow::Result<()> {
         self.child.kill()?;
         self.child.wait()?;
         Ok(())
@@ -192,12 +212,12 @@ impl Drop for Server {
     }
 }
 
-fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     let _already_installed = rustls::crypto::ring::default_provider().install_default();
     Ok(reqwest::Client::builder().timeout(timeout).build()?)
 }
 
-async fn wait_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+pub async fn wait_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
         if http
@@ -261,12 +281,17 @@ async fn until_answered(
 type ClientOutcome = (String, BTreeSet<String>, u32);
 
 /// The clients: each plans a test case and sends its comments.
-struct Load {
+#[derive(Debug)]
+pub struct Load {
     clients: Vec<tokio::task::JoinHandle<anyhow::Result<ClientOutcome>>>,
 }
 
 impl Load {
-    async fn start(http: &reqwest::Client, base: &str, size: &ChaosSize) -> anyhow::Result<Self> {
+    pub async fn start(
+        http: &reqwest::Client,
+        base: &str,
+        size: &ChaosSize,
+    ) -> anyhow::Result<Self> {
         let login = http
             .post(format!("{base}/graphql"))
             .json(&json!({ "query": format!(
@@ -329,7 +354,7 @@ impl Load {
     }
 
     /// Waits for the clients and checks the log against what they were told.
-    async fn finish(
+    pub async fn finish(
         self,
         pool: &PgPool,
         scenario: &'static str,
