@@ -1,0 +1,202 @@
+/// The issue's browser scenario, in headless Chromium against a real `aegis serve` and PostgreSQL: an admin
+/// creates users; a red lead plans a test case and executes it with evidence; a blue lead assigns blue; a
+/// blue tech reviews it; the blue lead approves; the heatmap cell changes, and time travel shows it before
+/// the change; a Navigator layer is exported; blue downloads red's evidence; the admin reads the audit log.
+/// Screenshots of the main pages go to test-results/screenshots/.
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startServer, type RunningServer } from './server';
+
+const SCREENSHOTS = path.resolve(import.meta.dirname, '../test-results/screenshots');
+const TECHNIQUE = 'T0817';
+const EVIDENCE = 'lsass-dump-output.log';
+const EVIDENCE_TEXT = 'procdump -ma lsass.exe out.dmp\nDump 1 complete: 5 MB written in 0.2 seconds\n';
+const NEW_PASSWORD = 'a long purple team passphrase';
+
+let server: RunningServer;
+let browser: Browser;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  server = await startServer();
+  browser = await chromium.launch({
+    executablePath: process.env.AEGIS_CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  // A CSP violation or an uncaught error anywhere fails the scenario at the end.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  return { context, page };
+}
+
+async function signIn(page: Page, email: string, password: string) {
+  await page.goto(`${server.url}/`);
+  await page.getByLabel('E-mail address').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const forced = page.getByRole('heading', { name: 'Choose a new password to continue' });
+  const signedIn = page.getByRole('button', { name: 'Sign out' });
+  await expect.poll(async () => (await forced.isVisible()) || (await signedIn.isVisible()), { timeout: 20_000 }).toBe(true);
+  if (await forced.isVisible()) {
+    await page.getByLabel('Current password').fill(password);
+    await page.getByLabel('New password (12 to 128 characters)').fill(NEW_PASSWORD);
+    await page.getByLabel('New password again').fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await signedIn.waitFor({ timeout: 20_000 });
+  }
+}
+
+async function screenshot(page: Page, name: string) {
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+async function createUser(page: Page, email: string, name: string, role: string): Promise<string> {
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Display name').fill(name);
+  const roles = page.getByRole('group', { name: 'Roles' });
+  for (const box of await roles.getByRole('checkbox').all()) if (await box.isChecked()) await box.uncheck();
+  await roles.getByLabel(role, { exact: true }).check();
+  await page.getByRole('button', { name: 'Create user' }).click();
+  const password = page.getByTestId('one-time-password');
+  await expect.poll(async () => (await page.getByText(`One-time password for ${email}`).count()), { timeout: 10_000 }).toBe(1);
+  return (await password.textContent())!.trim();
+}
+
+/// Clicks a workflow step and waits until the page (live over the subscription) shows the next state.
+async function step(page: Page, button: string, nextState: string) {
+  await page.getByRole('group', { name: 'Workflow actions' }).getByRole('button', { name: button }).click();
+  await page.getByRole('heading', { level: 1 }).getByText(nextState, { exact: true }).waitFor({ timeout: 20_000 });
+}
+
+async function cellScore(page: Page, url: string): Promise<string> {
+  await page.goto(url);
+  const cell = page.locator(`[data-technique="${TECHNIQUE}"]`).first();
+  await cell.waitFor({ timeout: 20_000 });
+  return (await cell.getAttribute('data-score')) ?? '';
+}
+
+test('the red → blue → approval scenario in a real browser', async () => {
+  const started = Date.now();
+  const admin = await newPage();
+  await signIn(admin.page, server.adminEmail, server.adminPassword);
+  await screenshot(admin.page, 'dashboard');
+
+  await admin.page.getByRole('link', { name: 'Users' }).click();
+  const redLead = await createUser(admin.page, 'red.lead@e2e.test', 'Rita Red', 'red lead');
+  const blueLead = await createUser(admin.page, 'blue.lead@e2e.test', 'Bob Blue', 'blue lead');
+  const blueTech = await createUser(admin.page, 'blue.tech@e2e.test', 'Tess Tech', 'blue tech');
+  await screenshot(admin.page, 'users');
+
+  const heatmapUrl = `${server.url}/heatmap?domain=ICS&search=${TECHNIQUE}`;
+  expect(await cellScore(admin.page, heatmapUrl)).toBe('');
+  const beforeApproval = new Date().toISOString();
+
+  // Red lead plans, assigns red to themself, executes with evidence.
+  const red = await newPage();
+  await signIn(red.page, 'red.lead@e2e.test', redLead);
+  await red.page.getByRole('link', { name: 'Test cases' }).click();
+  await red.page.getByRole('link', { name: 'Plan a test case' }).click();
+  await red.page.getByLabel('ATT&CK technique').fill(TECHNIQUE);
+  await red.page.getByLabel(/^Title/).fill('Drive-by from the intranet portal');
+  await red.page.getByLabel('Steps').fill('Serve the payload from the portal; browse to it from the HMI.');
+  await red.page.getByRole('button', { name: 'Plan test case' }).click();
+  await red.page.getByRole('heading', { level: 1 }).getByText('planned', { exact: true }).waitFor({ timeout: 20_000 });
+  const testCaseUrl = red.page.url();
+  await red.page.getByLabel('Red assignee').selectOption({ label: 'Rita Red' });
+  await red.page.getByRole('button', { name: 'Assign' }).click();
+  await red.page.getByRole('heading', { level: 1 }).getByText('assigned', { exact: true }).waitFor({ timeout: 20_000 });
+  await step(red.page, 'Start execution', 'executing');
+  await red.page.getByLabel('Command').fill('Invoke-WebRequest http://portal/payload');
+  await red.page.getByLabel('Target host').fill('hmi-01');
+  await red.page.getByRole('button', { name: 'Record execution' }).click();
+  await red.page.getByText('Invoke-WebRequest http://portal/payload').first().waitFor({ timeout: 20_000 });
+  await red.page.locator('#upload-RED').setInputFiles({ name: EVIDENCE, mimeType: 'text/plain', buffer: Buffer.from(EVIDENCE_TEXT) });
+  await red.page.getByTestId('upload-progress-RED').getByText(`Attached ${EVIDENCE}.`).waitFor({ timeout: 20_000 });
+  await red.page.getByRole('button', { name: EVIDENCE }).waitFor({ timeout: 20_000 });
+  await step(red.page, 'Complete execution', 'executed');
+  // Red may not review: the blue buttons are not there for them.
+  expect(await red.page.getByRole('button', { name: 'Start review' }).count()).toBe(0);
+
+  // Blue lead assigns blue to the tech.
+  const lead = await newPage();
+  await signIn(lead.page, 'blue.lead@e2e.test', blueLead);
+  await lead.page.goto(testCaseUrl);
+  await lead.page.getByRole('heading', { level: 1 }).getByText('executed', { exact: true }).waitFor({ timeout: 20_000 });
+  expect(await lead.page.getByLabel('Blue assignee').count()).toBe(0); // assigning is over once executed
+
+  // Blue tech: not assigned, so no step is theirs; the lead takes the review instead, the tech records.
+  const tech = await newPage();
+  await signIn(tech.page, 'blue.tech@e2e.test', blueTech);
+  await tech.page.goto(testCaseUrl);
+  await tech.page.getByTestId('no-actions').waitFor({ timeout: 20_000 });
+
+  await step(lead.page, 'Start review', 'reviewing');
+  await lead.page.getByLabel('Defensive tool').fill('EDR');
+  await lead.page.getByLabel('Outcome', { exact: true }).selectOption('ALERTED');
+  await lead.page.getByRole('button', { name: 'Record outcome' }).click();
+  await lead.page.getByRole('cell', { name: 'EDR' }).waitFor({ timeout: 20_000 });
+  await step(lead.page, 'Submit for approval', 'awaiting approval');
+  // The lead recorded an outcome of this run, so approving is someone else's job.
+  expect(await lead.page.getByRole('button', { name: 'Approve result' }).count()).toBe(0);
+
+  // Blue downloads red's evidence.
+  const downloadStarted = lead.page.waitForEvent('download');
+  await lead.page.getByRole('button', { name: EVIDENCE }).click();
+  const evidence = await downloadStarted;
+  expect(readFileSync((await evidence.path())!, 'utf8')).toBe(EVIDENCE_TEXT);
+
+  // The red lead approves (a lead who recorded no outcome of this run).
+  await red.page.goto(testCaseUrl);
+  await step(red.page, 'Approve result', 'completed');
+  await red.page.getByTestId('outcome').getByText('alerted').waitFor();
+  await screenshot(red.page, 'test-case');
+
+  // The heatmap cell now has a score; as of before the approval it has none; the diff names it.
+  await expect.poll(() => cellScore(admin.page, heatmapUrl), { timeout: 30_000, interval: 1000 }).not.toBe('');
+  await screenshot(admin.page, 'heatmap');
+  await admin.page.locator(`[data-technique="${TECHNIQUE}"]`).first().click();
+  await admin.page.getByRole('dialog').getByText('Timeline of approvals').waitFor();
+  await admin.page.getByRole('dialog').getByRole('link', { name: 'run 1' }).waitFor({ timeout: 20_000 });
+  await screenshot(admin.page, 'heatmap-drawer');
+  expect(await cellScore(admin.page, `${heatmapUrl}&asOf=${encodeURIComponent(beforeApproval)}`)).toBe('');
+  await admin.page.goto(`${heatmapUrl}&diffFrom=${encodeURIComponent(beforeApproval)}`);
+  await admin.page.getByTestId('diff-count').getByText(/^1 techniques changed/).waitFor({ timeout: 20_000 });
+
+  // A Navigator layer of the ICS matrix, with the technique scored.
+  await admin.page.goto(heatmapUrl);
+  await admin.page.locator(`[data-technique="${TECHNIQUE}"]`).first().waitFor();
+  const layerStarted = admin.page.waitForEvent('download');
+  await admin.page.getByRole('button', { name: 'Export Navigator layer' }).click();
+  const layerFile = await layerStarted;
+  const layer = JSON.parse(readFileSync((await layerFile.path())!, 'utf8')) as { domain: string; techniques: { techniqueID: string; score?: number }[] };
+  expect(layer.domain).toBe('ics-attack');
+  expect(layer.techniques.find((technique) => technique.techniqueID === TECHNIQUE)?.score).toBeGreaterThan(0);
+
+  // The audit log tells the story.
+  await admin.page.getByRole('link', { name: 'Audit log' }).click();
+  await admin.page.getByLabel('Aggregate type').selectOption('TestCase');
+  await admin.page.getByText(/approved/i).first().waitFor({ timeout: 20_000 });
+  await screenshot(admin.page, 'audit-log');
+  await admin.page.getByRole('link', { name: /Notifications/ }).click();
+  await screenshot(admin.page, 'notifications');
+  await admin.page.getByRole('link', { name: /Admin|e2e|aegis\.local/ }).first().click();
+  await screenshot(admin.page, 'profile');
+
+  writeFileSync(path.join(SCREENSHOTS, '../scenario-seconds.txt'), `${((Date.now() - started) / 1000).toFixed(1)}\n`);
+  expect(problems).toEqual([]);
+});

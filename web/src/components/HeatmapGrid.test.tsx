@@ -1,0 +1,49 @@
+import { describe, expect, test, vi } from 'vitest';
+import { render, screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { HeatmapGrid } from './HeatmapGrid';
+import type { Column } from '../lib/heatmap';
+
+const columns: Column[] = [
+  { tacticId: 'TA0006', tactic: 'Credential Access', cells: [
+    { techniqueId: 'T1003', name: 'OS Credential Dumping', score: 85, subTechniques: [{ techniqueId: 'T1003.001', name: 'LSASS Memory', score: 90 }] },
+    { techniqueId: 'T1110', name: 'Brute Force', score: null },
+  ] },
+];
+
+describe('HeatmapGrid', () => {
+  test('shows tactic columns and technique cells with their scores', () => {
+    render(<HeatmapGrid columns={columns} mode="score" onSelect={() => {}} />);
+    expect(screen.getByRole('group', { name: 'Credential Access' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: /T1003 OS Credential Dumping: score 85/ })).toHaveAttribute('data-score', '85');
+    expect(screen.getByRole('button', { name: /T1110 Brute Force: untested/ })).toHaveAttribute('data-score', '');
+  });
+
+  test('sub-techniques expand and collapse, by keyboard too', async () => {
+    const user = userEvent.setup();
+    render(<HeatmapGrid columns={columns} mode="score" onSelect={() => {}} />);
+    expect(screen.queryByRole('button', { name: /T1003.001/ })).toBeNull();
+    const expand = screen.getByRole('button', { name: 'Show 1 sub-techniques of T1003' });
+    expand.focus();
+    await user.keyboard('{Enter}');
+    expect(screen.getByRole('button', { name: /T1003.001 LSASS Memory: score 90/ })).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Hide 1 sub-techniques of T1003' }));
+    expect(screen.queryByRole('button', { name: /T1003.001/ })).toBeNull();
+  });
+
+  test('a click selects the technique', async () => {
+    const onSelect = vi.fn();
+    render(<HeatmapGrid columns={columns} mode="score" onSelect={onSelect} />);
+    await userEvent.click(screen.getByRole('button', { name: /T1110/ }));
+    expect(onSelect).toHaveBeenCalledWith('T1110');
+  });
+
+  test('diff mode labels cells with their change; re-score shows both scores', () => {
+    const { rerender } = render(
+      <HeatmapGrid columns={columns} mode="score" overlayKind="diff" overlay={new Map([['T1003', { change: 'GAINED' }]])} onSelect={() => {}} />,
+    );
+    expect(screen.getByRole('button', { name: /T1003 OS Credential Dumping: score 85, gained/ })).toHaveTextContent('gained');
+    rerender(<HeatmapGrid columns={columns} mode="score" overlayKind="rescore" overlay={new Map([['T1003', { rescored: 40 }]])} onSelect={() => {}} />);
+    expect(screen.getByRole('button', { name: /T1003 OS/ })).toHaveTextContent('85→40');
+  });
+});

@@ -1,0 +1,104 @@
+import { useState } from 'react';
+import { cellColour, textOn, type Cell, type Change, type ColourMode, type Column, CHANGE_COLOURS } from '../lib/heatmap';
+
+export interface CellOverlay {
+  /// Under another policy (re-score): shown next to the cell's own score and used for its colour.
+  rescored?: number | null;
+  change?: Change;
+}
+
+export interface HeatmapGridProps {
+  columns: Column[];
+  mode: ColourMode;
+  /// Diff mode colours by change; re-score colours by the other policy's score.
+  overlay?: Map<string, CellOverlay>;
+  overlayKind?: 'diff' | 'rescore';
+  selected?: string | null;
+  onSelect: (techniqueId: string) => void;
+}
+
+/// Tactic columns × technique cells. Each cell is a button (Tab and Enter reach every one); a technique
+/// with sub-techniques has its own expand button beside it.
+export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, onSelect }: HeatmapGridProps) {
+  const [expanded, setExpanded] = useState<Set<string>>(new Set());
+  const toggle = (id: string) =>
+    setExpanded((current) => {
+      const next = new Set(current);
+      if (next.has(id)) next.delete(id); else next.add(id);
+      return next;
+    });
+
+  const colourOf = (cell: Cell): string | null => {
+    const extra = overlay?.get(cell.techniqueId);
+    if (overlayKind === 'diff') return extra?.change ? CHANGE_COLOURS[extra.change] : null;
+    if (overlayKind === 'rescore') return cellColour({ ...cell, score: extra?.rescored ?? null }, 'score');
+    return cellColour(cell, mode);
+  };
+
+  const renderCell = (cell: Cell, sub: boolean, column: string) => {
+    const colour = colourOf(cell);
+    const extra = overlay?.get(cell.techniqueId);
+    const value = overlayKind === 'diff'
+      ? extra?.change?.toLowerCase()
+      : overlayKind === 'rescore'
+        ? `${cell.score ?? '–'}→${extra?.rescored ?? '–'}`
+        : cell.score ?? undefined;
+    const label = `${cell.techniqueId} ${cell.name}: ${cell.score === null || cell.score === undefined ? 'untested' : `score ${cell.score}`}${cell.stale ? ', stale' : ''}${extra?.change ? `, ${extra.change.toLowerCase()}` : ''}`;
+    return (
+      <button
+        type="button"
+        key={`${column}-${cell.techniqueId}`}
+        data-technique={cell.techniqueId}
+        data-score={cell.score ?? ''}
+        aria-label={label}
+        aria-pressed={selected === cell.techniqueId}
+        title={label}
+        onClick={() => onSelect(cell.techniqueId)}
+        className={`heatmap-cell flex w-full items-center justify-between gap-1 rounded px-1.5 py-1 text-left text-[11px] leading-tight ${sub ? 'ml-2 w-[calc(100%-0.5rem)]' : ''} ${colour ? '' : 'bg-slate-200 dark:bg-slate-700'} ${selected === cell.techniqueId ? 'ring-2 ring-violet-600' : ''} ${cell.stale ? 'opacity-70' : ''}`}
+        style={colour ? { backgroundColor: colour, color: textOn(colour) } : undefined}
+      >
+        <span className="truncate"><span className="font-semibold">{cell.techniqueId}</span> {cell.name}</span>
+        {value !== undefined && <span className="shrink-0 font-mono">{value}</span>}
+      </button>
+    );
+  };
+
+  return (
+    <div className="overflow-x-auto" role="region" aria-label="ATT&CK matrix">
+      <div className="grid gap-1" style={{ gridTemplateColumns: `repeat(${columns.length}, minmax(8.5rem, 1fr))` }}>
+        {columns.map((column) => (
+          <div key={column.tacticId} role="group" aria-label={column.tactic} className="min-w-0">
+            <h3 className="sticky top-0 mb-1 truncate bg-slate-50 px-1 text-xs font-semibold dark:bg-slate-950" title={column.tactic}>
+              {column.tactic} <span className="font-normal text-slate-500">({column.cells.length})</span>
+            </h3>
+            <div className="space-y-0.5">
+              {column.cells.map((cell) => {
+                const subs = cell.subTechniques ?? [];
+                const open = expanded.has(`${column.tacticId}/${cell.techniqueId}`);
+                return (
+                  <div key={cell.techniqueId}>
+                    <div className="flex items-stretch gap-0.5">
+                      {renderCell(cell, false, column.tacticId)}
+                      {subs.length > 0 && (
+                        <button
+                          type="button"
+                          className="rounded bg-slate-300 px-1 text-[10px] dark:bg-slate-600"
+                          aria-expanded={open}
+                          aria-label={`${open ? 'Hide' : 'Show'} ${subs.length} sub-techniques of ${cell.techniqueId}`}
+                          onClick={() => toggle(`${column.tacticId}/${cell.techniqueId}`)}
+                        >
+                          {open ? '−' : `+${subs.length}`}
+                        </button>
+                      )}
+                    </div>
+                    {open && <div className="mt-0.5 space-y-0.5">{subs.map((sub) => renderCell(sub, true, column.tacticId))}</div>}
+                  </div>
+                );
+              })}
+            </div>
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}
