@@ -272,6 +272,32 @@ async fn hostile_requests_are_refused_quickly_and_clearly(pool: PgPool) {
         "an alias flood ran: {}",
         &body[..body.len().min(300)]
     );
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED",
+        "{}",
+        &body[..body.len().min(300)]
+    );
+
+    // async-graphql's own errors get a code too (schemathesis found them without one): a syntax error, a
+    // field the schema does not have, an Int argument out of range.
+    for query in [
+        "{ serverInfo { version }",
+        "{ noSuchField }",
+        "{ users(first: 9531919505322) { pageInfo { hasNextPage } } }",
+    ] {
+        let (status, _, body) = send(
+            &state,
+            post(serde_json::to_vec(&json!({ "query": query })).unwrap()),
+        )
+        .await;
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(!status.is_server_error(), "{query}: {status}");
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{query}: {body}"
+        );
+    }
 
     let huge = "x".repeat(1024 * 1024);
     let (status, _, body) = send(

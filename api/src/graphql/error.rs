@@ -172,3 +172,35 @@ impl ApiError {
 pub fn identity_error(error: IdentityError) -> async_graphql::Error {
     ApiError::from(error).extend()
 }
+
+/// Gives every error of a response a code. Every error Aegis raises has one; async-graphql's own errors (a
+/// syntax error, a field or argument the schema does not have, an argument value it cannot coerce such as an
+/// `Int` out of range, the depth and complexity limits) have none and all say the request does not fit the
+/// schema: `GRAPHQL_VALIDATION_FAILED`.
+pub struct CodedErrors;
+
+impl async_graphql::extensions::ExtensionFactory for CodedErrors {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(CodedErrorsExtension)
+    }
+}
+
+struct CodedErrorsExtension;
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for CodedErrorsExtension {
+    async fn request(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        next: async_graphql::extensions::NextRequest<'_>,
+    ) -> async_graphql::Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", "GRAPHQL_VALIDATION_FAILED");
+            }
+        }
+        response
+    }
+}

@@ -106,6 +106,7 @@ pub fn schema(state: &AppState) -> AegisSchema {
     .data(state.clone())
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    .extension(error::CodedErrors)
     .extension(guard::CallerPerOperation)
     .extension(guard::Authorization)
     .extension(async_graphql::extensions::Tracing)
