@@ -29,6 +29,7 @@ pub struct FileConfig {
     pub session_hours: Option<u64>,
     pub max_concurrent_hashes: Option<NonZeroUsize>,
     pub client_ip_header: Option<String>,
+    pub web_dir: Option<PathBuf>,
     pub evidence_max_bytes: Option<u64>,
     pub s3_endpoint: Option<String>,
     pub s3_region: Option<String>,
@@ -236,12 +237,17 @@ pub struct WebConfig {
     pub allowed_origins: Vec<String>,
     pub introspection: Introspection,
     pub client_ip_header: Option<String>,
+    /// The built web dashboard served at `/`.
+    pub web_dir: PathBuf,
 }
 
 pub const DEFAULT_SESSION_HOURS: u64 = 12;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".aegis";
+/// Where `npm run build` in `web/` writes the dashboard, relative to the repository root `deploy/dev/run`
+/// starts from.
+pub const DEFAULT_WEB_DIR: &str = "web/dist";
 pub const DEFAULT_PROJECTOR_BATCH_SIZE: i64 = 5_000;
 
 /// The flags (and their environment variables) shared by every subcommand.
@@ -249,8 +255,8 @@ pub const DEFAULT_PROJECTOR_BATCH_SIZE: i64 = 5_000;
 pub struct GlobalArgs {
     /// TOML file with any of: database_url, owner_database_url, data_dir, listen, log_format,
     /// projector_batch_size, public_url, allowed_origins, introspection, session_hours,
-    /// max_concurrent_hashes, client_ip_header, evidence_max_bytes, s3_endpoint, s3_region, s3_bucket,
-    /// s3_path_style, s3_create_bucket (S3 credentials: environment only), schedules (a table of job = cron),
+    /// max_concurrent_hashes, client_ip_header, web_dir, evidence_max_bytes, s3_endpoint, s3_region,
+    /// s3_bucket, s3_path_style, s3_create_bucket (S3 credentials: environment only), schedules (a table of job = cron),
     /// schedule_timezone, attack_sync_url, attack_sync_collection. Flags and environment variables take
     /// precedence over it.
     #[arg(long, env = "AEGIS_CONFIG", global = true, value_name = "FILE")]
@@ -416,6 +422,9 @@ pub struct ServeArgs {
     /// right-most entry is used. Unset: the peer's address.
     #[arg(long, env = "AEGIS_CLIENT_IP_HEADER", value_name = "HEADER")]
     pub client_ip_header: Option<String>,
+    /// The built web dashboard (`npm run build` in web/) served at `/` [default: web/dist].
+    #[arg(long, env = "AEGIS_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Who may introspect the GraphQL schema [default: authenticated].
     #[arg(long, env = "AEGIS_INTROSPECTION", value_enum)]
     pub introspection: Option<Introspection>,
@@ -498,6 +507,11 @@ impl Config {
                     .or(file.introspection)
                     .unwrap_or_default(),
                 client_ip_header: serve.client_ip_header.clone().or(file.client_ip_header),
+                web_dir: serve
+                    .web_dir
+                    .clone()
+                    .or(file.web_dir)
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_WEB_DIR)),
             },
         })
     }

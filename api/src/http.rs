@@ -56,7 +56,12 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn(record_request_metrics))
+        .route_layer(middleware::from_fn(record_request_metrics));
+    let router = match &state.web.web_dir {
+        Some(dir) => router.merge(crate::web_app::routes(dir)),
+        None => router,
+    };
+    let router = router
         .with_state(HttpState { app: state, schema })
         .layer(CompressionLayer::new())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

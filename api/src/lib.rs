@@ -7,6 +7,7 @@
 //! - [`database`]: finding the database ([`local_postgres`] when nothing is configured), migrating it as the
 //!   owner, connecting as the restricted application role.
 //! - [`http`]: `app(state) -> Router` (GraphQL, `/health`, `/ready`, `/metrics`); [`graphql`]: the schema.
+//! - [`web_app`]: the built web dashboard at `/` (hashed assets cached for good, SPA fallback).
 //! - [`evidence_http`]: the local-disk evidence store's signed upload and download URLs (streamed).
 //! - [`edge`]: `harden(router, config)`: security headers, CORS for configured origins, the CSRF guard.
 //! - [`import`]: `aegis import` (progress on a terminal, `--json` summary).
@@ -49,3 +50,4 @@ pub mod state;
 pub mod stix;
 pub mod telemetry;
 pub mod vectr_import;
+pub mod web_app;

@@ -86,6 +86,7 @@ pub fn web_settings(config: &Config) -> anyhow::Result<WebSettings> {
         secure_cookies,
         introspection: config.web.introspection,
         client_ip_header,
+        web_dir: Some(config.web.web_dir.clone()),
     })
 }
 

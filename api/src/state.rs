@@ -45,6 +45,8 @@ pub struct WebSettings {
     /// Behind a reverse proxy: the header it appends the client's address to (e.g. `x-forwarded-for`), so
     /// throttling and audit see clients rather than the proxy.
     pub client_ip_header: Option<axum::http::HeaderName>,
+    /// The built web dashboard served at `/`; `None` serves no dashboard (tests, benchmarks).
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 /// The evidence store a server runs with.
