@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { lazy, Suspense, useMemo, useState } from 'react';
 import { Provider, useQuery } from 'urql';
 import { Navigate, Route, Routes } from 'react-router-dom';
 import { createClient } from './lib/client';
@@ -9,15 +9,17 @@ import { ErrorBox, Loading } from './components/ui';
 import { Layout } from './components/Layout';
 import { SignIn } from './pages/SignIn';
 import { ChangePassword } from './pages/ChangePassword';
-import { Dashboard } from './pages/Dashboard';
-import { HeatmapPage } from './pages/HeatmapPage';
-import { TestCasesPage } from './pages/TestCasesPage';
-import { TestCasePage } from './pages/TestCasePage';
-import { PlanTestCasePage } from './pages/PlanTestCasePage';
-import { ProfilePage } from './pages/ProfilePage';
-import { UsersPage } from './pages/UsersPage';
-import { AuditPage } from './pages/AuditPage';
-import { NotificationsPage } from './pages/NotificationsPage';
+
+// Each page is its own chunk, so signing in does not download the charting library or the heatmap.
+const Dashboard = lazy(() => import('./pages/Dashboard').then((module) => ({ default: module.Dashboard })));
+const HeatmapPage = lazy(() => import('./pages/HeatmapPage').then((module) => ({ default: module.HeatmapPage })));
+const TestCasesPage = lazy(() => import('./pages/TestCasesPage').then((module) => ({ default: module.TestCasesPage })));
+const TestCasePage = lazy(() => import('./pages/TestCasePage').then((module) => ({ default: module.TestCasePage })));
+const PlanTestCasePage = lazy(() => import('./pages/PlanTestCasePage').then((module) => ({ default: module.PlanTestCasePage })));
+const ProfilePage = lazy(() => import('./pages/ProfilePage').then((module) => ({ default: module.ProfilePage })));
+const UsersPage = lazy(() => import('./pages/UsersPage').then((module) => ({ default: module.UsersPage })));
+const AuditPage = lazy(() => import('./pages/AuditPage').then((module) => ({ default: module.AuditPage })));
+const NotificationsPage = lazy(() => import('./pages/NotificationsPage').then((module) => ({ default: module.NotificationsPage })));
 
 export function App() {
   const [generation, setGeneration] = useState(0);
@@ -47,6 +49,7 @@ function Gate({ restart }: { restart: () => void }) {
   return (
     <SessionContext.Provider value={session}>
       <Layout>
+        <Suspense fallback={<Loading what="the page" />}>
         <Routes>
           <Route path="/" element={me.twoFactorEnrolmentRequired ? <Navigate to="/profile" replace /> : <Dashboard />} />
           <Route path="/heatmap" element={<HeatmapPage />} />
@@ -59,6 +62,7 @@ function Gate({ restart }: { restart: () => void }) {
           <Route path="/audit" element={<AuditPage />} />
           <Route path="*" element={<div className="p-4">No page here. <a className="link" href="/">Dashboard</a></div>} />
         </Routes>
+        </Suspense>
       </Layout>
     </SessionContext.Provider>
   );
