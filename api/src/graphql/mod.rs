@@ -18,6 +18,7 @@ mod intel;
 mod interop;
 mod jobs;
 mod notifications;
+mod nul_guard;
 mod paging;
 mod saved_layers;
 mod scalars;
@@ -107,6 +108,7 @@ pub fn schema(state: &AppState) -> AegisSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .extension(error::CodedErrors)
+    .extension(nul_guard::NulGuard)
     .extension(guard::CallerPerOperation)
     .extension(guard::Authorization)
     .extension(async_graphql::extensions::Tracing)
