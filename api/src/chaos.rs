@@ -277,6 +277,29 @@ async fn until_answered(
     }
 }
 
+/// Signs in as the cluster's user; returns the session token (send it as a bearer token).
+pub async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<Arc<str>> {
+    let login = http
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": format!(
+            r#"mutation {{ login(email: "{EMAIL}", password: "{PASSWORD}") {{ userId }} }}"#
+        ) }))
+        .send()
+        .await?;
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .context("the login set no session cookie")?
+        .to_str()?
+        .to_owned();
+    Ok(cookie
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("aegis_session=")
+        .into())
+}
+
 /// What one client ends with: its test case, the comments it was told were recorded, its retries.
 type ClientOutcome = (String, BTreeSet<String>, u32);
 
@@ -292,25 +315,7 @@ impl Load {
         base: &str,
         size: &ChaosSize,
     ) -> anyhow::Result<Self> {
-        let login = http
-            .post(format!("{base}/graphql"))
-            .json(&json!({ "query": format!(
-                r#"mutation {{ login(email: "{EMAIL}", password: "{PASSWORD}") {{ userId }} }}"#
-            ) }))
-            .send()
-            .await?;
-        let cookie = login
-            .headers()
-            .get("set-cookie")
-            .context("the login set no session cookie")?
-            .to_str()?
-            .to_owned();
-        let token: Arc<str> = cookie
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("aegis_session=")
-            .into();
+        let token = sign_in(http, base).await?;
         let mut clients = Vec::new();
         for client in 0..size.clients {
             // One test case per client, so that clients rarely meet on one aggregate.

@@ -19,6 +19,7 @@ use crate::state::Introspection;
 pub struct FileConfig {
     pub database_url: Option<String>,
     pub owner_database_url: Option<String>,
+    pub read_database_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub log_format: Option<LogFormat>,
@@ -71,6 +72,9 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
     /// The owner's connection, used only to run migrations. Defaults to `url`.
     pub owner_url: Option<String>,
+    /// A physical streaming replica of that database that GraphQL queries read from (see
+    /// [`crate::read_replica`]). Unset: everything reads from `url`.
+    pub read_url: Option<String>,
 }
 
 /// Everything resolved: what the rest of the program reads.
@@ -253,7 +257,7 @@ pub const DEFAULT_PROJECTOR_BATCH_SIZE: i64 = 5_000;
 /// The flags (and their environment variables) shared by every subcommand.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct GlobalArgs {
-    /// TOML file with any of: database_url, owner_database_url, data_dir, listen, log_format,
+    /// TOML file with any of: database_url, owner_database_url, read_database_url, data_dir, listen, log_format,
     /// projector_batch_size, public_url, allowed_origins, introspection, session_hours,
     /// max_concurrent_hashes, client_ip_header, web_dir, evidence_max_bytes, s3_endpoint, s3_region,
     /// s3_bucket, s3_path_style, s3_create_bucket (S3 credentials: environment only), schedules (a table of job = cron),
@@ -404,6 +408,16 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "AEGIS_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// PostgreSQL URL of a physical streaming replica of DATABASE_URL's database (same role); GraphQL queries
+    /// read from it, and a client that has just written waits (up to 1 s) for the replica to replay its write,
+    /// else reads from the primary. Writes, projectors and the scheduler always use DATABASE_URL.
+    #[arg(
+        long,
+        env = "AEGIS_READ_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub read_database_url: Option<String>,
     /// Events per projector transaction [default: 5000].
     #[arg(long, env = "AEGIS_PROJECTOR_BATCH_SIZE", value_name = "N", value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub projector_batch_size: Option<i64>,
@@ -472,6 +486,7 @@ impl Config {
                     .owner_database_url
                     .clone()
                     .or(file.owner_database_url),
+                read_url: serve.read_database_url.clone().or(file.read_database_url),
             },
             data_dir: global
                 .data_dir

@@ -105,6 +105,28 @@ pub async fn locate(config: &DatabaseConfig, data_dir: &Path) -> anyhow::Result<
     })
 }
 
+/// The read replica's pool when `AEGIS_READ_DATABASE_URL` is set. A server that is not a standby still
+/// serves reads, with a warning: clients that have just written then read from the primary, because only a
+/// standby can tell how far it has replayed the primary's log.
+pub async fn open_read_replica(config: &DatabaseConfig) -> anyhow::Result<Option<PgPool>> {
+    let Some(url) = &config.read_url else {
+        return Ok(None);
+    };
+    let pool = connect(url, 16)
+        .await
+        .context("cannot connect to the read replica (AEGIS_READ_DATABASE_URL)")?;
+    let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+        .fetch_one(&pool)
+        .await?;
+    if !standby {
+        tracing::warn!(
+            "AEGIS_READ_DATABASE_URL is not a streaming standby; queries read from it, but clients that have \
+             just written read from the primary"
+        );
+    }
+    Ok(Some(pool))
+}
+
 /// See [`connect`].
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -90,7 +90,11 @@ async fn graphql(
     request: GraphQLRequest,
 ) -> GraphQLResponse {
     let request = request_with_caller(&state.app, &headers, client_ip, request.into_inner()).await;
-    state.schema.execute(request).await.into()
+    let (request, route) = crate::read_replica::route(&state.app, &headers, request).await;
+    route
+        .finish(state.schema.execute(request).await)
+        .await
+        .into()
 }
 
 /// Subscriptions over a WebSocket, authenticated when the connection opens (by cookie or bearer header).

@@ -6,6 +6,7 @@
 //! - [`config`]: flags over `DATABASE_URL`/`AEGIS_*` over an optional TOML file over defaults.
 //! - [`database`]: finding the database ([`local_postgres`] when nothing is configured), migrating it as the
 //!   owner, connecting as the restricted application role.
+//! - [`read_replica`]: GraphQL queries on an optional streaming replica, each client reading its own writes.
 //! - [`http`]: `app(state) -> Router` (GraphQL, `/health`, `/ready`, `/metrics`); [`graphql`]: the schema.
 //! - [`web_app`]: the built web dashboard at `/` (hashed assets cached for good, SPA fallback).
 //! - [`evidence_http`]: the local-disk evidence store's signed upload and download URLs (streamed).
@@ -16,6 +17,7 @@
 //! - [`scheduler`]: the scheduled jobs (once per due time across processes); [`recurring`]: recurring
 //!   campaigns' instances; [`intel_scan`]: the intel scan's findings and the ATT&CK release item.
 //! - [`chaos`]: `aegis chaos`: the server and PostgreSQL crashed under load, and what was lost.
+//! - [`scale_out`]: several servers behind a private nginx, and a streaming standby (tests, benchmark).
 //! - [`telemetry`]: structured logs, OpenTelemetry traces, Prometheus metrics. [`bench`]: `aegis bench`.
 //!
 //! # Invariants
@@ -42,8 +44,10 @@ pub mod layer_import;
 pub mod layers;
 pub mod local_postgres;
 pub mod portable;
+pub mod read_replica;
 pub mod recurring;
 pub mod report;
+pub mod scale_out;
 pub mod scheduler;
 pub mod serve;
 pub mod state;

@@ -134,6 +134,41 @@ impl PrivateCluster {
         self.started_here
     }
 
+    /// Copies this running cluster with `pg_basebackup` into `<data_dir>/postgres` as a streaming standby of
+    /// it (`-R` writes `standby.signal` and the connection back to this server), owned by the same user.
+    /// [`find_or_start`] on `data_dir` then starts it like any private cluster, read-only and following this
+    /// one: what the read-replica tests and benchmark run against.
+    pub async fn base_backup_into(&self, data_dir: &Path) -> Result<(), LocalPostgresError> {
+        let data_dir = prepare_data_dir(data_dir)?;
+        let standby_dir = data_dir.join("postgres");
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&standby_dir)
+            .map_err(|source| LocalPostgresError::Filesystem {
+                path: standby_dir.clone(),
+                source,
+            })?;
+        if self.run_as.is_some() {
+            let owner = unprivileged_user().await?;
+            hand_over(
+                &owner,
+                &data_dir,
+                &standby_dir,
+                &data_dir.join("postgres.log"),
+            )
+            .await?;
+        }
+        let mut backup = command(self.run_as.as_deref(), &self.bin_dir.join("pg_basebackup"));
+        backup
+            .arg("-D")
+            .arg(&standby_dir)
+            .args(["-R", "-X", "stream", "--checkpoint=fast", "-h", "127.0.0.1"])
+            .args(["-p", &self.port.to_string(), "-U", SUPERUSER]);
+        run("copy the private PostgreSQL cluster into a standby", backup)
+            .await
+            .map(drop)
+    }
+
     fn owner_url(&self) -> String {
         database_url(
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.port),

@@ -136,7 +136,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         web_settings(&config)?,
     )
     .with_evidence(evidence_backend(&config).await?, evidence_settings(&config))
-    .with_schedules(config.schedules.clone());
+    .with_schedules(config.schedules.clone())
+    .with_read_replica(database::open_read_replica(&config.database).await?);
 
     let listener = TcpListener::bind(config.listen)
         .await

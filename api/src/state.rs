@@ -94,6 +94,8 @@ pub struct AppState {
     pub schedules: Arc<Schedules>,
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
+    /// A streaming replica GraphQL queries read from ([`crate::read_replica`]); `None` reads from `pool`.
+    pub read_replica: Option<PgPool>,
 }
 
 impl AppState {
@@ -122,6 +124,24 @@ impl AppState {
             evidence: None,
             schedules: Arc::new(Schedules::default()),
             leader: Arc::new(AtomicBool::new(false)),
+            read_replica: None,
+        }
+    }
+
+    /// Sends GraphQL queries to `replica` (see [`crate::read_replica`]).
+    #[must_use]
+    pub fn with_read_replica(mut self, replica: Option<PgPool>) -> Self {
+        self.read_replica = replica;
+        self
+    }
+
+    /// This state with reads from `pool`: what a query routed to the replica resolves with. Everything else
+    /// (command services, identity, projector) keeps its own primary pool.
+    #[must_use]
+    pub fn reading_from(&self, pool: PgPool) -> Self {
+        Self {
+            pool,
+            ..self.clone()
         }
     }
 
