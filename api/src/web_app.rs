@@ -10,12 +10,15 @@ use std::path::Path;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
+use axum::middleware::map_response;
+use axum::response::Response;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 const HASHED_ASSETS: &str = "/assets";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
+const NOT_STORED: &str = "no-store";
 
 /// The dashboard's routes: `/assets/…` and the fallback for every path no other route matches.
 pub fn routes<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
@@ -29,13 +32,23 @@ pub fn routes<S: Clone + Send + Sync + 'static>(dir: &Path) -> Router<S> {
     let pages = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
     Router::new()
         .nest_service(HASHED_ASSETS, assets)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(IMMUTABLE),
-        ))
+        .layer(map_response(cache_found_assets_for_good))
         .fallback_service(pages)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static(REVALIDATE),
         ))
+}
+
+/// A missing asset is not cached at all: the next deployment may bring it.
+async fn cache_found_assets_for_good(mut response: Response) -> Response {
+    let policy = if response.status().is_success() {
+        IMMUTABLE
+    } else {
+        NOT_STORED
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    response
 }
