@@ -94,7 +94,6 @@ test('the red → blue → approval scenario in a real browser', async () => {
   const started = Date.now();
   const admin = await newPage();
   await signIn(admin.page, server.adminEmail, server.adminPassword);
-  await screenshot(admin.page, 'dashboard');
 
   await admin.page.getByRole('link', { name: 'Users' }).click();
   const redLead = await createUser(admin.page, 'red.lead@e2e.test', 'Rita Red', 'red lead');
@@ -192,6 +191,16 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await admin.page.getByLabel('Aggregate type').selectOption('TestCase');
   await admin.page.getByText(/approved/i).first().waitFor({ timeout: 20_000 });
   await screenshot(admin.page, 'audit-log');
+  await admin.page.getByRole('link', { name: 'Test cases' }).click();
+  await admin.page.getByRole('link', { name: 'Drive-by from the intranet portal' }).waitFor({ timeout: 20_000 });
+  await screenshot(admin.page, 'test-cases');
+  await admin.page.getByRole('link', { name: 'Dashboard' }).click();
+  await admin.page.getByText('Coverage trend, last 26 weeks').waitFor({ timeout: 20_000 });
+  await screenshot(admin.page, 'dashboard');
+  await admin.page.getByRole('button', { name: 'Switch between dark and light theme' }).click();
+  await admin.page.goto(heatmapUrl.replace(`&search=${TECHNIQUE}`, ''));
+  await admin.page.locator(`[data-technique="${TECHNIQUE}"]`).first().waitFor();
+  await screenshot(admin.page, 'heatmap-dark');
   await admin.page.getByRole('link', { name: /Notifications/ }).click();
   await screenshot(admin.page, 'notifications');
   await admin.page.getByRole('link', { name: /Admin|e2e|aegis\.local/ }).first().click();

@@ -48,7 +48,9 @@ export function HeatmapFilters({ settings, onChange, campaigns, policies, platfo
   }, [sliderDays]);
 
   return (
-    <div className="card mb-3 grid grid-cols-2 gap-3 md:grid-cols-4 xl:grid-cols-6" aria-label="Heatmap filters" role="form">
+    // Sized by its own width (a container query), not the window's: the technique drawer takes a third of it.
+    <div className="@container card mb-3" aria-label="Heatmap filters" role="form">
+    <div className="grid grid-cols-2 gap-3 @2xl:grid-cols-4 @5xl:grid-cols-6">
       <div>
         <label className="label" htmlFor="hm-domain">Domain</label>
         <select id="hm-domain" className="input" value={settings.domain} onChange={(e) => set('domain', e.target.value as HeatmapSettings['domain'])}>
@@ -116,6 +118,7 @@ export function HeatmapFilters({ settings, onChange, campaigns, policies, platfo
         <label className="label" htmlFor="hm-search">Find technique</label>
         <input id="hm-search" className="input" placeholder="T1003 or credential" value={settings.search} onChange={(e) => set('search', e.target.value)} />
       </div>
+    </div>
     </div>
   );
 }

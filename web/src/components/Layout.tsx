@@ -54,7 +54,7 @@ export function Layout({ children }: { children: ReactNode }) {
       <div className="flex min-w-0 flex-1 flex-col">
         <header className="flex items-center justify-end gap-3 border-b border-slate-200 bg-white px-4 py-2 dark:border-slate-800 dark:bg-slate-900">
           <Link to="/notifications" className="btn" aria-label={`Notifications, ${unread} unread`}>
-            <span aria-hidden>🔔</span>
+            <svg aria-hidden viewBox="0 0 24 24" className="h-4 w-4 fill-none stroke-current stroke-2"><path d="M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.94 1.94 0 0 0 3.4 0" /></svg>
             <span data-testid="unread-count" className={unread ? 'rounded-full bg-red-600 px-1.5 text-xs text-white' : 'text-xs'}>{unread}</span>
           </Link>
           <button className="btn" onClick={toggleTheme} aria-label="Switch between dark and light theme">

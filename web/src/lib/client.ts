@@ -23,6 +23,8 @@ export function createClient(): Client {
   const ws = createWsClient({ url: `${protocol}//${window.location.host}/graphql/ws`, lazy: true, retryAttempts: 5 });
   return new Client({
     url: '/graphql',
+    // The server runs operations on POST only (GET /graphql is GraphiQL), so a link can never run one.
+    preferGetMethod: false,
     fetchOptions: { credentials: 'same-origin' },
     exchanges: [
       cacheExchange({
