@@ -736,6 +736,131 @@ async fn bad_files_are_rejected(pool: PgPool, backend: Backend) {
     );
 }
 
+async fn hostile_names_empty_files_and_replayed_urls_change_nothing(
+    pool: PgPool,
+    backend: Backend,
+) {
+    let harness = Harness::start(&pool, backend).await;
+    let state = &harness.state;
+    let (team, red, blue) = team(state).await;
+    let id = executing_test_case(state, &team, red, blue, false).await;
+    let log = b"2026-11-20 10:00:00 lsass access denied\n".to_vec();
+
+    // Path traversal names keep only their last component without leading dots, and the bytes are stored under
+    // the evidence's own key, never under a name the client chose.
+    for name in [
+        "../../../../etc/cron.d/evil.log",
+        "..\\..\\..\\Windows\\System32\\evil.log",
+        "....//....//evil.log",
+        "/var/lib/aegis/evidence/evil.log",
+        "..evil.log",
+    ] {
+        let (upload_id, status) = upload(
+            &harness,
+            &team.red_tech,
+            id,
+            "RED",
+            name,
+            "text/plain",
+            (log.len() as u64, &sha256(&log)),
+            &log,
+        )
+        .await;
+        assert!(status.is_success(), "{name}: {status}");
+        let confirmed = graphql(state, Some(&team.red_tech), &confirm(&upload_id)).await;
+        assert_eq!(
+            data(&confirmed, "confirmEvidenceUpload")["fileName"],
+            "evil.log",
+            "{name}"
+        );
+        let key = ObjectKey::evidence(id, upload_id.parse().unwrap());
+        assert_eq!(std::fs::read(harness.file_of(key.as_str())).unwrap(), log);
+    }
+    // Names that are nothing but a path are refused before any URL is handed out.
+    for name in ["..", "../..", "/", "..\\"] {
+        let refused = graphql(
+            state,
+            Some(&team.red_tech),
+            &request_upload(id, "RED", name, "text/plain", 10, &sha256(b"x")),
+        )
+        .await;
+        assert_eq!(
+            error_code(&refused),
+            Some("VALIDATION"),
+            "{name}: {refused}"
+        );
+    }
+
+    // Zero bytes: refused when declared, and an upload that sends nothing never becomes evidence.
+    let refused = graphql(
+        state,
+        Some(&team.red_tech),
+        &request_upload(id, "RED", "empty.log", "text/plain", 0, &sha256(b"")),
+    )
+    .await;
+    assert_eq!(reason(&refused), Some("EMPTY_FILE"), "{refused}");
+    let (upload_id, _) = upload(
+        &harness,
+        &team.red_tech,
+        id,
+        "RED",
+        "nothing.log",
+        "text/plain",
+        (log.len() as u64, &sha256(&log)),
+        b"",
+    )
+    .await;
+    let refused = graphql(state, Some(&team.red_tech), &confirm(&upload_id)).await;
+    assert_eq!(error_code(&refused), Some("VALIDATION"), "{refused}");
+
+    // A replayed upload URL: the same URL used again after the evidence was attached, with other bytes. The
+    // evidence keeps the bytes it was confirmed with, confirming again changes nothing, and the store verifies.
+    let requested = graphql(
+        state,
+        Some(&team.red_tech),
+        &request_upload(
+            id,
+            "RED",
+            "replayed.log",
+            "text/plain",
+            log.len() as u64,
+            &sha256(&log),
+        ),
+    )
+    .await;
+    let ticket = data(&requested, "requestEvidenceUpload").clone();
+    let (url, upload_id) = (
+        ticket["url"].as_str().unwrap(),
+        ticket["uploadId"].as_str().unwrap(),
+    );
+    assert!(harness.put(url, log.clone()).await.is_success());
+    let confirmed = graphql(state, Some(&team.red_tech), &confirm(upload_id)).await;
+    assert_eq!(data(&confirmed, "confirmEvidenceUpload")["replayed"], false);
+    let forged = vec![b'X'; log.len()];
+    let replayed_put = harness.put(url, forged.clone()).await;
+    let again = graphql(state, Some(&team.red_tech), &confirm(upload_id)).await;
+    assert_eq!(
+        data(&again, "confirmEvidenceUpload")["sha256"],
+        sha256(&log).as_str(),
+        "replayed PUT answered {replayed_put}"
+    );
+    let link = graphql(state, Some(&team.red_tech), &download(upload_id)).await;
+    let url = data(&link, "evidenceDownloadUrl")["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let downloaded = harness.http.get(&url).send().await.unwrap();
+    assert_eq!(downloaded.bytes().await.unwrap().as_ref(), log.as_slice());
+    let verified = harness.verify_cli(&pool);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+    eprintln!("{backend:?}: a replayed upload URL answered {replayed_put}");
+}
+
 macro_rules! both_backends {
     ($($scenario:ident),* $(,)?) => {
         mod local {
@@ -763,6 +888,7 @@ both_backends!(
     a_file_goes_up_is_verified_attached_downloaded_and_its_tampering_detected,
     expired_and_forged_urls_are_refused,
     bad_files_are_rejected,
+    hostile_names_empty_files_and_replayed_urls_change_nothing,
 );
 
 // ---------------------------------------------------------------------------------------------------------
