@@ -19,6 +19,14 @@ const PlanTestCasePage = lazy(() => import('./pages/PlanTestCasePage').then((mod
 const ProfilePage = lazy(() => import('./pages/ProfilePage').then((module) => ({ default: module.ProfilePage })));
 const UsersPage = lazy(() => import('./pages/UsersPage').then((module) => ({ default: module.UsersPage })));
 const AuditPage = lazy(() => import('./pages/AuditPage').then((module) => ({ default: module.AuditPage })));
+const CampaignsPage = lazy(() => import('./pages/CampaignsPage').then((module) => ({ default: module.CampaignsPage })));
+const CampaignPage = lazy(() => import('./pages/CampaignPage').then((module) => ({ default: module.CampaignPage })));
+const ThreatActorsPage = lazy(() => import('./pages/ThreatActorsPage').then((module) => ({ default: module.ThreatActorsPage })));
+const ThreatActorPage = lazy(() => import('./pages/ThreatActorsPage').then((module) => ({ default: module.ThreatActorPage })));
+const CatalogPage = lazy(() => import('./pages/CatalogPage').then((module) => ({ default: module.CatalogPage })));
+const CompliancePage = lazy(() => import('./pages/CompliancePage').then((module) => ({ default: module.CompliancePage })));
+const ReportsPage = lazy(() => import('./pages/ReportsPage').then((module) => ({ default: module.ReportsPage })));
+const AdminPage = lazy(() => import('./pages/AdminPage').then((module) => ({ default: module.AdminPage })));
 const NotificationsPage = lazy(() => import('./pages/NotificationsPage').then((module) => ({ default: module.NotificationsPage })));
 
 export function App() {
@@ -56,6 +64,14 @@ function Gate({ restart }: { restart: () => void }) {
           <Route path="/test-cases" element={<TestCasesPage />} />
           <Route path="/test-cases/new" element={<PlanTestCasePage />} />
           <Route path="/test-cases/:id" element={<TestCasePage />} />
+          <Route path="/campaigns" element={<CampaignsPage />} />
+          <Route path="/campaigns/:id" element={<CampaignPage />} />
+          <Route path="/threat-actors" element={<ThreatActorsPage />} />
+          <Route path="/threat-actors/:id" element={<ThreatActorPage />} />
+          <Route path="/catalog" element={<CatalogPage />} />
+          <Route path="/compliance" element={<CompliancePage />} />
+          <Route path="/reports" element={<ReportsPage />} />
+          <Route path="/admin" element={<AdminPage />} />
           <Route path="/notifications" element={<NotificationsPage />} />
           <Route path="/profile" element={<ProfilePage />} />
           <Route path="/admin/users" element={<UsersPage />} />

@@ -26,8 +26,14 @@ export function Layout({ children }: { children: ReactNode }) {
     ['/', 'Dashboard', true],
     ['/heatmap', 'ATT&CK heatmap', true],
     ['/test-cases', 'Test cases', true],
+    ['/campaigns', 'Campaigns', true],
+    ['/threat-actors', 'Threat actors', true],
+    ['/catalog', 'Rules and templates', true],
+    ['/compliance', 'Compliance', true],
+    ['/reports', 'Reports', hasRole(me)],
     ['/audit', 'Audit log', hasRole(me)],
     ['/admin/users', 'Users', hasRole(me)],
+    ['/admin', 'Administration', hasRole(me)],
   ];
   return (
     <div className="flex min-h-screen">
@@ -40,7 +46,7 @@ export function Layout({ children }: { children: ReactNode }) {
             <li key={to}>
               <NavLink
                 to={to}
-                end={to === '/'}
+                end={to === '/' || to === '/admin'}
                 className={({ isActive }) =>
                   `block rounded-md px-2 py-1.5 text-sm ${isActive ? 'bg-violet-100 font-semibold text-violet-900 dark:bg-violet-900 dark:text-violet-100' : 'hover:bg-slate-100 dark:hover:bg-slate-800'}`
                 }

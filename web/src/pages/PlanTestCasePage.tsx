@@ -33,7 +33,7 @@ export function PlanTestCasePage() {
   const [platforms, setPlatforms] = useState('windows');
   const [tags, setTags] = useState('');
   const [blind, setBlind] = useState(false);
-  const [template, setTemplate] = useState('');
+  const [template, setTemplate] = useState(params.get('template') ?? '');
   const [manual, planManual] = useMutation(PlanTestCaseDocument);
   const [fromTemplate, planFromTemplate] = useMutation(PlanFromTemplateDocument);
   const validTechnique = /^T\d{4}(\.\d{3})?$/.test(technique);
