@@ -248,3 +248,70 @@ pub async fn throughput(
     #[allow(clippy::cast_precision_loss)]
     Ok(answered.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
+
+/// Mutations (`addComment`, each client on its own test case) and heatmap queries per second through nginx,
+/// from `clients` concurrent clients for `seconds` each: one server, three servers, and one server reading
+/// from a streaming standby. Returns README's table.
+pub async fn figures(aegis: &Path, clients: usize, seconds: f64) -> anyhow::Result<String> {
+    let cluster = Cluster::start(aegis, true).await?;
+    let standby = Standby::start(&cluster).await?;
+    let data_dir = tempfile::tempdir()?;
+    let servers = start_servers(aegis, &cluster, data_dir.path(), 3, &[]).await?;
+    let replica_url = standby.url();
+    let reading_standby = start_servers(
+        aegis,
+        &cluster,
+        data_dir.path(),
+        1,
+        &[("AEGIS_READ_DATABASE_URL", replica_url.as_str())],
+    )
+    .await?;
+    let ports: Vec<u16> = servers.iter().map(|(port, _)| *port).collect();
+    let setups = [
+        ("1 server", vec![ports[0]]),
+        ("3 servers", ports.clone()),
+        (
+            "1 server, queries on the read replica",
+            vec![reading_standby[0].0],
+        ),
+    ];
+    let http = crate::chaos::http_client(Duration::from_secs(10))?;
+    let mut table = String::from("| setup | mutations/s | heatmap queries/s |\n|---|---|---|\n");
+    for (setup, upstreams) in setups {
+        let nginx = Nginx::start(&upstreams).await?;
+        let token = crate::chaos::sign_in(&http, &nginx.base).await?;
+        let mut test_cases = Vec::new();
+        for client in 0..clients {
+            let (planned, _) = graphql(
+                &http,
+                &nginx.base,
+                &token,
+                None,
+                &format!(
+                    r#"mutation {{ planTestCase(plan: {{ title: "bench {client}", objective: "",
+                        technique: "T1059", procedure: {{ kind: MANUAL }}, steps: "run it" }}) {{ id }} }}"#
+                ),
+            )
+            .await?;
+            test_cases.push(
+                planned["data"]["planTestCase"]["id"]
+                    .as_str()
+                    .context("no test case id")?
+                    .to_owned(),
+            );
+        }
+        let mutations = throughput(&nginx.base, &token, clients, seconds, move |client, n| {
+            format!(
+                r#"mutation {{ addComment(id: "{}", body: "bench {n}") {{ id }} }}"#,
+                test_cases[client]
+            )
+        })
+        .await?;
+        let queries = throughput(&nginx.base, &token, clients, seconds, |_, _| {
+            "{ heatmap { techniques scoredTechniques } }".to_owned()
+        })
+        .await?;
+        let _ = writeln!(table, "| {setup} | {mutations:.0} | {queries:.0} |");
+    }
+    Ok(table)
+}
