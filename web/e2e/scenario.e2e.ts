@@ -80,7 +80,19 @@ async function createUser(page: Page, email: string, name: string, role: string)
 /// Clicks a workflow step and waits until the page (live over the subscription) shows the next state.
 async function step(page: Page, button: string, nextState: string) {
   await page.getByRole('group', { name: 'Workflow actions' }).getByRole('button', { name: button }).click();
-  await page.getByRole('heading', { level: 1 }).getByText(nextState, { exact: true }).waitFor({ timeout: 20_000 });
+  await reached(page, nextState);
+}
+
+/// Waits for the state badge in the page's heading; on a timeout, says what the page showed instead.
+async function reached(page: Page, state: string) {
+  try {
+    await page.getByRole('heading', { level: 1 }).getByText(state, { exact: true }).waitFor({ timeout: 20_000 });
+  } catch (error) {
+    await screenshot(page, `failed-${state.replace(' ', '-')}`);
+    const alerts = await page.getByRole('alert').allTextContents();
+    const heading = await page.getByRole('heading', { level: 1 }).allTextContents();
+    throw new Error(`never reached "${state}": heading ${JSON.stringify(heading)}, alerts ${JSON.stringify(alerts)} (${error})`);
+  }
 }
 
 async function cellScore(page: Page, url: string): Promise<string> {
@@ -114,11 +126,11 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await red.page.getByLabel(/^Title/).fill('Drive-by from the intranet portal');
   await red.page.getByLabel('Steps').fill('Serve the payload from the portal; browse to it from the HMI.');
   await red.page.getByRole('button', { name: 'Plan test case' }).click();
-  await red.page.getByRole('heading', { level: 1 }).getByText('planned', { exact: true }).waitFor({ timeout: 20_000 });
+  await reached(red.page, 'planned');
   const testCaseUrl = red.page.url();
   await red.page.getByLabel('Red assignee').selectOption({ label: 'Rita Red' });
   await red.page.getByRole('button', { name: 'Assign' }).click();
-  await red.page.getByRole('heading', { level: 1 }).getByText('assigned', { exact: true }).waitFor({ timeout: 20_000 });
+  await reached(red.page, 'assigned');
   await step(red.page, 'Start execution', 'executing');
   await red.page.getByLabel('Command').fill('Invoke-WebRequest http://portal/payload');
   await red.page.getByLabel('Target host').fill('hmi-01');
@@ -135,7 +147,7 @@ test('the red → blue → approval scenario in a real browser', async () => {
   const lead = await newPage();
   await signIn(lead.page, 'blue.lead@e2e.test', blueLead);
   await lead.page.goto(testCaseUrl);
-  await lead.page.getByRole('heading', { level: 1 }).getByText('executed', { exact: true }).waitFor({ timeout: 20_000 });
+  await reached(lead.page, 'executed');
   expect(await lead.page.getByLabel('Blue assignee').count()).toBe(0); // assigning is over once executed
 
   // Blue tech: not assigned, so no step is theirs; the lead takes the review instead, the tech records.
@@ -232,7 +244,7 @@ test('every page renders for an admin', async () => {
   await page.getByLabel('Time zone (IANA)').fill('Europe/Berlin');
   await expect.poll(() => page.getByTestId('cron-preview').textContent()).toMatch(/09:00.*Europe\/Berlin/);
   await page.getByRole('button', { name: 'Create campaign' }).click();
-  await page.getByRole('heading', { level: 1 }).getByText('planned').waitFor({ timeout: 20_000 });
+  await reached(page, 'planned');
   await page.getByText(/next instance due/).waitFor({ timeout: 20_000 });
   await page.getByRole('group', { name: 'completed' }).waitFor();
   await screenshot(page, 'campaign');

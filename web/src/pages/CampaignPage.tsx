@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { useClient, useQuery, useSubscription } from 'urql';
 import type { AnyVariables, TypedDocumentNode } from 'urql';
@@ -8,6 +8,7 @@ import { RecurrenceEditor, describeCron, type Recurrence } from '../components/R
 import { CampaignDetailsFields, ProgressBar, detailsInput, type CampaignDetails } from './CampaignsPage';
 import { CampaignDocument, CampaignLiveDocument } from '../lib/campaignQueries';
 import { describeError } from '../lib/errors';
+import { usePollWhileMissing, useSettle } from '../lib/useSettle';
 import { formatTime, humanEnum, humanState, toLocalInput } from '../lib/format';
 import { hasRole, useSession } from '../lib/session';
 
@@ -35,7 +36,11 @@ export function CampaignPage() {
   const [editing, setEditing] = useState(false);
   const [reason, setReason] = useState('');
   const [testCaseId, setTestCaseId] = useState('');
-  const campaign = live?.campaignChanged ?? data?.campaign;
+  // The query result is normalised: subscription pushes and refetches both update it, so it is the freshest.
+  const campaign = data?.campaign ?? live?.campaignChanged;
+  const refresh = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
+  const settle = useSettle(refresh);
+  usePollWhileMissing(!fetching && !campaign && !error, refresh);
 
   const run = async <V extends AnyVariables>(document: TypedDocumentNode<unknown, V>, variables: V) => {
     setBusy(true);
@@ -43,6 +48,7 @@ export function CampaignPage() {
     const result = await client.mutation(document, variables).toPromise();
     setBusy(false);
     if (result.error) setActionError(describeError(result.error));
+    else settle();
     return !result.error;
   };
 

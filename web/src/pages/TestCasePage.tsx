@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { useClient, useQuery, useSubscription } from 'urql';
 import type { AnyVariables, TypedDocumentNode } from 'urql';
@@ -9,6 +9,7 @@ import { AssignableUsersDocument, TestCaseDocument, TestCaseLiveDocument } from 
 import * as M from '../lib/workflowMutations';
 import { allowedActions, type Role } from '../lib/workflow';
 import { describeError } from '../lib/errors';
+import { usePollWhileMissing, useSettle } from '../lib/useSettle';
 import { formatTime, humanEnum, humanState, toLocalInput, fromLocalInput } from '../lib/format';
 import { useSession } from '../lib/session';
 
@@ -38,7 +39,11 @@ export function TestCasePage() {
   });
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
-  const test = live?.testCaseChanged ?? data?.testCase;
+  // The query result is normalised: subscription pushes and refetches both update it, so it is the freshest.
+  const test = data?.testCase ?? live?.testCaseChanged;
+  const refresh = useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]);
+  const settle = useSettle(refresh);
+  usePollWhileMissing(!fetching && !test && !error, refresh);
   const [{ data: users }] = useQuery({ query: AssignableUsersDocument, pause: !me.roles.some((role) => ['ADMIN', 'RED_LEAD', 'BLUE_LEAD'].includes(role)) });
 
   const run = async <V extends AnyVariables>(document: TypedDocumentNode<unknown, V>, variables: V) => {
@@ -47,6 +52,7 @@ export function TestCasePage() {
     const result = await client.mutation(document, variables).toPromise();
     setBusy(false);
     if (result.error) setActionError(describeError(result.error));
+    else settle();
     return !result.error;
   };
 
