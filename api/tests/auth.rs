@@ -468,6 +468,22 @@ async fn secrets_never_reach_the_event_log_but_security_events_do(pool: PgPool) 
         .await
         .unwrap();
     graphql(&state, None, &login(&email, "wrong wrong wrong", None)).await;
+    // The failed login is recorded without the answer waiting for it (timing must not tell accounts apart).
+    let started = std::time::Instant::now();
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM events WHERE event_type = 'UserLoginFailed'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+        == 0
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no UserLoginFailed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let refused = graphql(
         &state,
         Some(&token),

@@ -3,6 +3,7 @@
 //! deactivation or revocation takes effect at once), plus the secrets the events never carry.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -355,6 +356,25 @@ pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<Account>
     .fetch_optional(pool)
     .await?;
     row.map(|row| account(&row)).transpose()
+}
+
+/// Whether the user has signed in from `address` before (a `UserLoggedIn` event carries it in its metadata).
+/// Login throttling spares such an address the account's block, so that guesses from elsewhere cannot lock
+/// the user out of the places they sign in from.
+pub async fn has_logged_in_from(
+    pool: &PgPool,
+    user_id: Uuid,
+    address: IpAddr,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events
+                         WHERE aggregate_type = 'User' AND aggregate_id = $1
+                           AND event_type = 'UserLoggedIn' AND metadata->>'client_ip' = $2)",
+    )
+    .bind(user_id.to_string())
+    .bind(address.to_string())
+    .fetch_one(pool)
+    .await
 }
 
 pub async fn find(pool: &PgPool, user_id: Uuid) -> Result<Option<Account>, sqlx::Error> {

@@ -280,13 +280,23 @@ impl Identity {
             Err(_) => None,
         };
         let context = origin.context(login_actor());
+        let checked = self
+            .keys_to_check(
+                &keys,
+                account.as_ref().map(|account| account.user_id),
+                origin.client_ip,
+            )
+            .await?;
 
-        if let Err(error) = self.throttle.check(&keys, now).await {
+        if let Err(error) = self.throttle.check(checked, now).await {
             return Err(match error {
                 ThrottleError::Throttled { retry_after } => {
                     if let Some(account) = &account {
-                        self.record_failure(&context, account.user_id, LoginFailure::Throttled)
-                            .await;
+                        self.record_failure_unawaited(
+                            context,
+                            account.user_id,
+                            LoginFailure::Throttled,
+                        );
                     }
                     IdentityError::Throttled { retry_after }
                 }
@@ -302,8 +312,7 @@ impl Identity {
         };
         if !self.password_matches(&account, password).await? {
             self.throttle.record_failure(&keys, now).await?;
-            self.record_failure(&context, account.user_id, LoginFailure::WrongPassword)
-                .await;
+            self.record_failure_unawaited(context, account.user_id, LoginFailure::WrongPassword);
             return Err(IdentityError::InvalidCredentials);
         }
         if !account.active {
@@ -427,6 +436,38 @@ impl Identity {
     }
 
     /// Failed attempts are security events; failing to record one must not change the answer.
+    /// The throttle keys a login is checked against, of `keys` (the tried account, then the client's address):
+    /// an address the user has signed in from is spared the account's block and only its own counts, so that
+    /// guesses from anywhere else cannot lock the user out where they work. Asked for unknown e-mail addresses
+    /// too (of the nil id), so that timing does not tell them apart.
+    async fn keys_to_check<'keys>(
+        &self,
+        keys: &'keys [ThrottleKey],
+        user_id: Option<Uuid>,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Result<&'keys [ThrottleKey], sqlx::Error> {
+        let Some(address) = client_ip else {
+            return Ok(keys);
+        };
+        let known =
+            accounts::has_logged_in_from(&self.pool, user_id.unwrap_or(Uuid::nil()), address)
+                .await?;
+        Ok(if known { &keys[1..] } else { keys })
+    }
+
+    /// [`Self::record_failure`] without the answer waiting for it, for the refusals anyone can provoke without
+    /// the password: the event write is work an unknown e-mail address does not cost, so awaiting it let
+    /// timing tell existing accounts from unknown ones (measured in api/tests/brute_force.rs).
+    fn record_failure_unawaited(
+        &self,
+        context: CommandContext,
+        user_id: Uuid,
+        reason: LoginFailure,
+    ) {
+        let identity = self.clone();
+        tokio::spawn(async move { identity.record_failure(&context, user_id, reason).await });
+    }
+
     async fn record_failure(&self, context: &CommandContext, user_id: Uuid, reason: LoginFailure) {
         let command = UserCommand::RecordLoginFailure { reason };
         if let Err(error) = self.execute(context, user_id, command, None).await {
