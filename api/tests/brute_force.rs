@@ -152,7 +152,7 @@ async fn guessing_from_many_addresses_is_throttled_and_locks_no_one_out(pool: Pg
     // a whole hash, about 100 ms in this build, faster).
     let mut pooled: Vec<Duration> = existing.iter().chain(&unknown).copied().collect();
     pooled.sort();
-    let spread = pooled[pooled.len() * 3 / 4] - pooled[pooled.len() / 4];
+    let spread = pooled[pooled.len() * 3 / 4].saturating_sub(pooled[pooled.len() / 4]);
     let (existing, unknown) = (median(existing), median(unknown));
     eprintln!(
         "median wrong-password answer: existing account {existing:?}, unknown account {unknown:?}, \
