@@ -77,6 +77,8 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.testCases", Operation::ReadTestCases),
     ("Query.history", Operation::ReadHistory),
     ("Query.auditLog", Operation::ReadAuditLog),
+    ("Query.auditChainVerification", Operation::ReadAuditLog),
+    ("Query.auditReplay", Operation::ReadAuditLog),
     ("Query.campaign", Operation::ReadCampaigns),
     ("Query.campaigns", Operation::ReadCampaigns),
     ("Query.scoringPolicy", Operation::ReadScoringPolicies),
