@@ -202,6 +202,14 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await admin.page.getByRole('link', { name: 'Audit log' }).click();
   await admin.page.getByLabel('Aggregate type').selectOption('TestCase');
   await admin.page.getByText(/approved/i).first().waitFor({ timeout: 20_000 });
+  await admin.page.getByRole('button', { name: 'Verify hash chain' }).click();
+  await admin.page.getByTestId('chain-verdict').getByText(/^Hash chain intact: \d+ events$/).waitFor({ timeout: 30_000 });
+  // Step back through the test case's states from its newest event.
+  await admin.page.getByRole('button', { name: 'TestCase' }).first().click();
+  const position = admin.page.getByTestId('replay-position');
+  await position.getByText(/^Event (\d+) of \1$/).waitFor({ timeout: 20_000 });
+  await admin.page.getByRole('button', { name: 'Previous event' }).click();
+  await position.getByText(/^Event (\d+) of (?!\1)\d+$/).waitFor();
   await screenshot(admin.page, 'audit-log');
   await admin.page.getByRole('link', { name: 'Test cases' }).click();
   await admin.page.getByRole('link', { name: 'Drive-by from the intranet portal' }).waitFor({ timeout: 20_000 });
