@@ -9,6 +9,11 @@
 //! Afterwards it counts what was acknowledged and is missing from the log (lost) or there twice (doubled),
 //! checks each test case's sequences are contiguous and the hash chain intact, and whether the read models
 //! after catch-up equal a fresh rebuild. `api/tests/crash.rs` runs the same scenarios.
+//!
+//! `aegis chaos all` also sends [`hostile`] requests and, from a checkout, runs the [`fuzzing`] scripts.
+
+pub mod fuzzing;
+pub mod hostile;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -172,7 +172,9 @@ fn parse_domain(name: &str) -> Result<importers::interop::navigator::Domain, Str
 
 #[derive(Debug, Subcommand)]
 pub enum ChaosCommand {
-    /// Every scenario; prints a markdown table and exits 1 when anything acknowledged was lost or doubled.
+    /// Every crash scenario, the hostile requests and (from a checkout) the parser and GraphQL fuzzers; prints
+    /// a markdown table of each and exits 1 when anything acknowledged was lost or doubled, a hostile request
+    /// was not refused clearly and quickly, or a fuzzer found something.
     All {
         /// The size the test command runs (about half a minute).
         #[arg(long)]
@@ -330,22 +332,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export(command) => export(&config, command).await,
         Command::Report(args) => report(&config, args).await,
-        Command::Chaos(ChaosCommand::All { quick }) => {
-            let size = if quick {
-                crate::chaos::ChaosSize::quick()
-            } else {
-                crate::chaos::ChaosSize::full()
-            };
-            let (reports, table) = crate::chaos::all(&std::env::current_exe()?, &size).await?;
-            println!("{table}");
-            match crate::chaos::verdict(&reports) {
-                Ok(()) => Ok(ExitCode::SUCCESS),
-                Err(failure) => {
-                    eprintln!("FAILED: {failure}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
+        Command::Chaos(ChaosCommand::All { quick }) => chaos_all(quick).await,
         Command::Import(args) => {
             let database = database::open(&config.database, &config.data_dir, true).await?;
             import::run(&app_state(&config, &database.pool)?, args).await
@@ -360,6 +347,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `aegis chaos all`: the crash scenarios, the hostile requests, then (from a checkout) the fuzzers; a table
+/// for each, and exit status 1 when any of them failed.
+async fn chaos_all(quick: bool) -> anyhow::Result<ExitCode> {
+    use crate::chaos::{ChaosSize, fuzzing, hostile};
+    let (size, fuzz_size) = if quick {
+        (ChaosSize::quick(), fuzzing::FuzzSize::quick())
+    } else {
+        (ChaosSize::full(), fuzzing::FuzzSize::full())
+    };
+    let aegis = std::env::current_exe()?;
+    let (reports, table) = crate::chaos::all(&aegis, &size).await?;
+    println!("{table}");
+    let mut failures: Vec<String> = crate::chaos::verdict(&reports).err().into_iter().collect();
+    let answers = hostile::requests(&aegis).await?;
+    println!("{}", hostile::table(&answers));
+    failures.extend(
+        answers
+            .iter()
+            .filter(|answer| !answer.is_clear_refusal())
+            .map(|answer| format!("{}: answered {answer:?}", answer.request)),
+    );
+    for report in fuzzing::run_scripts(&aegis, fuzz_size)? {
+        println!("{}:\n\n{}", report.script, report.table);
+        if !report.passed {
+            failures.push(format!(
+                "{} found something (see its output)",
+                report.script
+            ));
+        }
+    }
+    for failure in &failures {
+        eprintln!("FAILED: {failure}");
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `aegis report …`.
