@@ -744,6 +744,62 @@ pub async fn campaign_progress(
     }))
 }
 
+/// Every test case counted by state and by current-run outcome, zeros included, in the orders of
+/// [`CampaignProgress`]: the dashboard's totals, one grouped read instead of paging through every test case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCaseTotals {
+    pub total: i64,
+    pub by_state: Vec<StateCount>,
+    pub by_outcome: Vec<OutcomeCount>,
+}
+
+pub async fn test_case_totals(pool: &PgPool) -> Result<TestCaseTotals, sqlx::Error> {
+    let groups = sqlx::query(
+        "SELECT state, outcome, count(*) AS count FROM test_cases GROUP BY state, outcome",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut totals = TestCaseTotals {
+        total: 0,
+        by_state: STATES
+            .iter()
+            .map(|state| StateCount {
+                state: state.as_str(),
+                count: 0,
+            })
+            .collect(),
+        by_outcome: OUTCOMES
+            .iter()
+            .copied()
+            .map(Some)
+            .chain([None])
+            .map(|outcome| OutcomeCount { outcome, count: 0 })
+            .collect(),
+    };
+    for group in &groups {
+        let state: String = group.try_get("state")?;
+        let outcome: Option<String> = group.try_get("outcome")?;
+        let outcome: Option<Outcome> = outcome.as_deref().map(from_serde_name).transpose()?;
+        let count: i64 = group.try_get("count")?;
+        totals.total += count;
+        if let Some(entry) = totals
+            .by_state
+            .iter_mut()
+            .find(|entry| entry.state == state)
+        {
+            entry.count += count;
+        }
+        if let Some(entry) = totals
+            .by_outcome
+            .iter_mut()
+            .find(|entry| entry.outcome == outcome)
+        {
+            entry.count += count;
+        }
+    }
+    Ok(totals)
+}
+
 /// Open campaigns that recur: the templates a scheduler checks for due instances.
 pub async fn recurring_templates(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar(

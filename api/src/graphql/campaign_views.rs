@@ -7,7 +7,7 @@ use async_graphql::connection::{Connection, Edge, EmptyFields, query};
 use async_graphql::{Context, Enum, ErrorExtensions, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use projections::campaigns::{
-    self, CampaignFilter, CampaignProgress, CampaignRow, TimeToDetectStats,
+    self, CampaignFilter, CampaignProgress, CampaignRow, TestCaseTotals, TimeToDetectStats,
 };
 use projections::paging::PageCursor;
 use uuid::Uuid;
@@ -283,11 +283,57 @@ pub async fn find_view(
     }
 }
 
+/// Every test case counted by state and by current-run outcome (the dashboard's totals).
+#[derive(SimpleObject, Debug)]
+pub struct TestCaseTotalsView {
+    total: i32,
+    /// Every state in workflow order, zeros included.
+    by_state: Vec<StateCount>,
+    /// Every outcome, strongest first, zeros included; `outcome: null` counts those without one yet.
+    by_outcome: Vec<OutcomeCount>,
+}
+
+impl From<TestCaseTotals> for TestCaseTotalsView {
+    fn from(totals: TestCaseTotals) -> Self {
+        Self {
+            total: count(totals.total),
+            by_state: totals
+                .by_state
+                .into_iter()
+                .map(|entry| StateCount {
+                    state: entry.state.to_owned(),
+                    count: count(entry.count),
+                })
+                .collect(),
+            by_outcome: totals
+                .by_outcome
+                .into_iter()
+                .map(|entry| OutcomeCount {
+                    outcome: entry.outcome.map(OutcomeName::from),
+                    count: count(entry.count),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct CampaignsQuery;
 
 #[Object]
 impl CampaignsQuery {
+    /// Every test case counted by state and by current-run outcome.
+    async fn test_case_totals(
+        &self,
+        context: &Context<'_>,
+    ) -> async_graphql::Result<TestCaseTotalsView> {
+        let state = context.data::<AppState>()?;
+        let totals = campaigns::test_case_totals(&state.pool)
+            .await
+            .map_err(internal)?;
+        Ok(totals.into())
+    }
+
     /// One campaign with its members, progress, recurrence and spawns.
     async fn campaign(
         &self,

@@ -75,6 +75,7 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.securityPolicy", Operation::ReadSecurityPolicy),
     ("Query.testCase", Operation::ReadTestCases),
     ("Query.testCases", Operation::ReadTestCases),
+    ("Query.testCaseTotals", Operation::ReadTestCases),
     ("Query.history", Operation::ReadHistory),
     ("Query.auditLog", Operation::ReadAuditLog),
     ("Query.auditChainVerification", Operation::ReadAuditLog),
