@@ -216,6 +216,10 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await screenshot(admin.page, 'test-cases');
   await admin.page.getByRole('link', { name: 'Dashboard' }).click();
   await admin.page.getByText('Coverage trend, last 26 weeks').waitFor({ timeout: 20_000 });
+  await admin.page.getByLabel('ATT&CK domain').selectOption('ICS');
+  await admin.page.getByTestId('overall-score').getByText(/^\d+$/).waitFor({ timeout: 20_000 });
+  await admin.page.getByTestId('tests-by-state').getByText('completed: 1').waitFor();
+  await admin.page.getByTestId('tests-by-outcome').getByText('alerted: 1').waitFor();
   await screenshot(admin.page, 'dashboard');
   await admin.page.getByRole('button', { name: 'Switch between dark and light theme' }).click();
   await admin.page.goto(heatmapUrl.replace(`&search=${TECHNIQUE}`, ''));

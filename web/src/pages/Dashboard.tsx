@@ -1,17 +1,22 @@
+import { useState } from 'react';
 import { Link } from 'react-router-dom';
 import { useQuery } from 'urql';
-import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { graphql } from '../generated';
 import { Badge, Empty, ErrorBox, Loading, PageTitle } from '../components/ui';
 import { formatTime, humanEnum, humanState } from '../lib/format';
 import { useSession } from '../lib/session';
 
 const TREND_WEEKS = 26;
+const DOMAIN_KEY = 'aegis-dashboard-domain';
+type Domain = 'ENTERPRISE' | 'MOBILE' | 'ICS';
 
 const DashboardDocument = graphql(`
-  query Dashboard($from: DateTime!, $me: UUID!) {
-    heatmap { at scoredTechniques techniques }
-    coverageTrend(from: $from, intervalDays: 7) { at averageScore scoredTechniques techniques staleTechniques }
+  query Dashboard($domain: AttackDomain!, $from: DateTime!, $now: DateTime!, $me: UUID!) {
+    now: coverageTrend(domain: $domain, from: $now, to: $now) { averageScore staleTechniques }
+    heatmap(domain: $domain) { at scoredTechniques techniques }
+    testCaseTotals { total byState { state count } byOutcome { outcome count } }
+    coverageTrend(domain: $domain, from: $from, intervalDays: 7) { at averageScore scoredTechniques techniques staleTechniques }
     mine: testCases(filter: { assignee: $me }, first: 10) { nodes { id title technique state outcome lastChangedAt } }
     intelItems(openOnly: true, first: 5) { nodes { id kind title raisedAt } }
     myNotifications(first: 8) { nodes { id message createdAt read subjectKind subjectId } }
@@ -20,16 +25,27 @@ const DashboardDocument = graphql(`
 
 export function Dashboard() {
   const { me } = useSession();
+  // Fixed when the page opens, so that re-rendering does not make a new query each time.
+  const [now] = useState(() => new Date().toISOString());
   const from = new Date(Date.now() - TREND_WEEKS * 7 * 86_400_000);
   from.setUTCHours(0, 0, 0, 0);
-  const [{ data, error, fetching }] = useQuery({ query: DashboardDocument, variables: { from: from.toISOString(), me: me.id } });
+  const [domain, setDomain] = useState<Domain>(() => (localStorage.getItem(DOMAIN_KEY) as Domain | null) ?? 'ENTERPRISE');
+  const chooseDomain = (next: Domain) => {
+    localStorage.setItem(DOMAIN_KEY, next);
+    setDomain(next);
+  };
+  const [{ data, error, fetching }] = useQuery({ query: DashboardDocument, variables: { domain, from: from.toISOString(), now, me: me.id } });
   if (fetching && !data) return <Loading what="the dashboard" />;
   if (!data) return <ErrorBox error={error} />;
-  const latest = data.coverageTrend[data.coverageTrend.length - 1];
+  const latest = data.now[0];
   const trend = data.coverageTrend.map((point) => ({ week: new Date(point.at).toLocaleDateString(), score: point.averageScore, scored: point.scoredTechniques }));
   return (
     <div className="space-y-4">
-      <PageTitle>Dashboard</PageTitle>
+      <PageTitle actions={
+        <select aria-label="ATT&CK domain" className="input" value={domain} onChange={(e) => chooseDomain(e.target.value as Domain)}>
+          <option value="ENTERPRISE">Enterprise</option><option value="MOBILE">Mobile</option><option value="ICS">ICS</option>
+        </select>
+      }>Dashboard</PageTitle>
       <ErrorBox error={error} />
       <div className="grid gap-4 md:grid-cols-3">
         <div className="card">
@@ -44,6 +60,10 @@ export function Dashboard() {
           <div className="label">Stale techniques</div>
           <div className="text-4xl font-bold">{latest?.staleTechniques ?? 0}</div>
         </div>
+      </div>
+      <div className="grid gap-4 lg:grid-cols-2">
+        <TotalsChart label="Tests by state" testId="tests-by-state" data={data.testCaseTotals.byState.map((entry) => ({ name: humanState(entry.state), count: entry.count }))} />
+        <TotalsChart label="Tests by outcome" testId="tests-by-outcome" data={data.testCaseTotals.byOutcome.map((entry) => ({ name: entry.outcome ? humanEnum(entry.outcome) : 'none yet', count: entry.count }))} />
       </div>
       <section className="card" aria-label="Coverage trend">
         <h2 className="mb-2 font-semibold">Coverage trend, last {TREND_WEEKS} weeks</h2>
@@ -91,5 +111,25 @@ export function Dashboard() {
         </section>
       </div>
     </div>
+  );
+}
+
+/// One count per category as bars, with the numbers also in a list for screen readers and tests.
+function TotalsChart({ label, testId, data }: { label: string; testId: string; data: { name: string; count: number }[] }) {
+  return (
+    <section className="card" aria-label={label}>
+      <h2 className="mb-2 font-semibold">{label}</h2>
+      <div className="h-56">
+        <ResponsiveContainer width="100%" height="100%">
+          <BarChart data={data} layout="vertical" margin={{ left: 24 }}>
+            <XAxis type="number" allowDecimals={false} fontSize={10} />
+            <YAxis type="category" dataKey="name" fontSize={11} interval={0} width={110} />
+            <Tooltip />
+            <Bar dataKey="count" fill="#7c3aed" />
+          </BarChart>
+        </ResponsiveContainer>
+      </div>
+      <ul className="sr-only" data-testid={testId}>{data.map((entry) => <li key={entry.name}>{entry.name}: {entry.count}</li>)}</ul>
+    </section>
   );
 }
