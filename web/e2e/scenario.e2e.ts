@@ -175,6 +175,8 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await red.page.goto(testCaseUrl);
   await step(red.page, 'Approve result', 'completed');
   await red.page.getByTestId('outcome').getByText('alerted').waitFor();
+  // The bell's count only ever arrives over the WebSocket subscription: it works under the CSP.
+  await expect.poll(async () => Number(await red.page.getByTestId('unread-count').textContent()), { timeout: 20_000 }).toBeGreaterThan(0);
   await screenshot(red.page, 'test-case');
 
   // The heatmap cell now has a score; as of before the approval it has none; the diff names it.
