@@ -138,7 +138,7 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await red.page.getByText('Invoke-WebRequest http://portal/payload').first().waitFor({ timeout: 20_000 });
   await red.page.locator('#upload-RED').setInputFiles({ name: EVIDENCE, mimeType: 'text/plain', buffer: Buffer.from(EVIDENCE_TEXT) });
   await red.page.getByTestId('upload-progress-RED').getByText(`Attached ${EVIDENCE}.`).waitFor({ timeout: 20_000 });
-  await red.page.getByRole('button', { name: EVIDENCE }).waitFor({ timeout: 20_000 });
+  await red.page.getByRole('button', { name: EVIDENCE, exact: true }).waitFor({ timeout: 20_000 });
   await step(red.page, 'Complete execution', 'executed');
   // Red may not review: the blue buttons are not there for them.
   expect(await red.page.getByRole('button', { name: 'Start review' }).count()).toBe(0);
@@ -161,13 +161,16 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await lead.page.getByLabel('Outcome', { exact: true }).selectOption('ALERTED');
   await lead.page.getByRole('button', { name: 'Record outcome' }).click();
   await lead.page.getByRole('cell', { name: 'EDR' }).waitFor({ timeout: 20_000 });
+  await lead.page.getByLabel('Rule id').fill('edr-browser-spawned-script');
+  await lead.page.getByRole('button', { name: 'Link', exact: true }).click();
+  await lead.page.getByRole('button', { name: 'Unlink edr-browser-spawned-script' }).waitFor({ timeout: 20_000 });
   await step(lead.page, 'Submit for approval', 'awaiting approval');
   // The lead recorded an outcome of this run, so approving is someone else's job.
   expect(await lead.page.getByRole('button', { name: 'Approve result' }).count()).toBe(0);
 
   // Blue downloads red's evidence.
   const downloadStarted = lead.page.waitForEvent('download');
-  await lead.page.getByRole('button', { name: EVIDENCE }).click();
+  await lead.page.getByRole('button', { name: EVIDENCE, exact: true }).click();
   const evidence = await downloadStarted;
   expect(readFileSync((await evidence.path())!, 'utf8')).toBe(EVIDENCE_TEXT);
 

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useClient } from 'urql';
-import { ConfirmUploadDocument, EvidenceDownloadDocument, RequestUploadDocument } from '../lib/workflowMutations';
+import { ConfirmUploadDocument, EvidenceDownloadDocument, RemoveEvidenceDocument, RequestUploadDocument } from '../lib/workflowMutations';
 import { contentTypeOf, putWithProgress, sha256Hex } from '../lib/evidence';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
@@ -10,7 +10,12 @@ interface Evidence { id: string; run: number; side: string; fileName: string; at
 
 /// One side's evidence: the files attached so far (download through a short-lived URL) and, when the
 /// viewer may, an upload: hash → ask for a presigned URL → PUT with progress → confirm.
-export function EvidencePanel({ testCaseId, side, evidence, canUpload }: { testCaseId: string; side: 'RED' | 'BLUE'; evidence: Evidence[]; canUpload: boolean }) {
+export function EvidencePanel({ testCaseId, side, evidence, canUpload, onChanged }: {
+  testCaseId: string; side: 'RED' | 'BLUE'; evidence: Evidence[];
+  /// The side may attach and remove files now (its working state).
+  canUpload: boolean;
+  onChanged: () => void;
+}) {
   const client = useClient();
   const [progress, setProgress] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -29,6 +34,7 @@ export function EvidencePanel({ testCaseId, side, evidence, canUpload }: { testC
       const confirmed = await client.mutation(ConfirmUploadDocument, { id: ticket.data.requestEvidenceUpload.uploadId }).toPromise();
       if (!confirmed.data) throw new Error(describeError(confirmed.error) ?? 'the upload could not be confirmed');
       setProgress(`Attached ${confirmed.data.confirmEvidenceUpload.fileName}.`);
+      onChanged();
     } catch (caught) {
       setProgress(null);
       setError(caught instanceof Error ? caught.message : String(caught));
@@ -45,6 +51,13 @@ export function EvidencePanel({ testCaseId, side, evidence, canUpload }: { testC
     anchor.click();
   };
 
+  const remove = async (evidenceId: string) => {
+    setError(null);
+    const result = await client.mutation(RemoveEvidenceDocument, { id: testCaseId, evidenceId }).toPromise();
+    if (result.error) return setError(describeError(result.error));
+    onChanged();
+  };
+
   const mine = evidence.filter((item) => item.side === side);
   return (
     <div className="mt-3">
@@ -55,6 +68,7 @@ export function EvidencePanel({ testCaseId, side, evidence, canUpload }: { testC
             <li key={item.id} className={item.removed ? 'line-through opacity-60' : ''}>
               <button className="link" onClick={() => fetchFile(item.id)}>{item.fileName}</button>{' '}
               <span className="text-xs text-slate-500">run {item.run}, {item.size ?? '?'} bytes, {formatTime(item.attachedAt)}, sha256 {item.sha256.slice(0, 12)}…</span>
+              {canUpload && !item.removed && <button className="ml-2 text-xs text-red-700 underline dark:text-red-300" aria-label={`Remove ${item.fileName}`} onClick={() => remove(item.id)}>Remove</button>}
             </li>
           ))}
         </ul>

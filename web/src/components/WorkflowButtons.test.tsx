@@ -50,6 +50,13 @@ describe('allowedActions mirrors the domain rules', () => {
     expect(allowedActions(test_case({ state: 'executing' }), RED_TECH).has('uploadRedEvidence')).toBe(true);
   });
 
+  test('blue and the leads link detection rules; red techs and viewers do not', () => {
+    expect(allowedActions(test_case({}), BLUE_TECH).has('linkRules')).toBe(true);
+    expect(allowedActions(test_case({}), RED_LEAD).has('linkRules')).toBe(true);
+    expect(allowedActions(test_case({}), RED_TECH).has('linkRules')).toBe(false);
+    expect(allowedActions(test_case({}), VIEWER).has('linkRules')).toBe(false);
+  });
+
   test('reopen only once closed, pause only while active, reveal only a blind unrevealed test', () => {
     expect(allowedActions(test_case({ state: 'completed' }), BLUE_LEAD).has('reopen')).toBe(true);
     expect(allowedActions(test_case({ state: 'completed' }), BLUE_LEAD).has('pause')).toBe(false);

@@ -7,7 +7,8 @@ export type Role = 'ADMIN' | 'RED_LEAD' | 'RED_TECH' | 'BLUE_LEAD' | 'BLUE_TECH'
 export type WorkflowAction =
   | 'editPlan' | 'assignRed' | 'assignBlue' | 'startExecution' | 'recordExecution' | 'completeExecution'
   | 'startReview' | 'recordDefenseOutcome' | 'submitForApproval' | 'approveResult' | 'rejectResult'
-  | 'pause' | 'resume' | 'abandon' | 'reopen' | 'revealToBlue' | 'comment' | 'uploadRedEvidence' | 'uploadBlueEvidence';
+  | 'pause' | 'resume' | 'abandon' | 'reopen' | 'revealToBlue' | 'comment' | 'uploadRedEvidence' | 'uploadBlueEvidence'
+  | 'linkRules';
 
 export interface Viewer {
   id: string;
@@ -30,6 +31,8 @@ const LEADS: Role[] = ['RED_LEAD', 'BLUE_LEAD'];
 const RED_SIDE: Role[] = ['RED_LEAD', 'RED_TECH'];
 const BLUE_SIDE: Role[] = ['BLUE_LEAD', 'BLUE_TECH'];
 const TEAM: Role[] = [...RED_SIDE, ...BLUE_SIDE];
+/// Detection rules are blue's knowledge; leads may also link the rules a test is expected to fire.
+const RULE_KEEPERS: Role[] = ['RED_LEAD', 'BLUE_LEAD', 'BLUE_TECH'];
 const ACTIVE = ['planned', 'assigned', 'executing', 'executed', 'reviewing', 'awaiting_approval'];
 
 function has(viewer: Viewer, roles: Role[]): boolean {
@@ -79,6 +82,8 @@ export function allowedActions(test: TestCaseFacts, viewer: Viewer): Set<Workflo
   if (lead && !open) allowed.add('reopen');
   if (has(viewer, RED_SIDE) && test.blind && !test.revealed) allowed.add('revealToBlue');
   if (has(viewer, TEAM)) allowed.add('comment');
+  if (has(viewer, RULE_KEEPERS)) allowed.add('linkRules');
+  // Attaching and removing evidence: the side whose working state it is.
   if (state === 'executing' && has(viewer, RED_SIDE)) allowed.add('uploadRedEvidence');
   if (state === 'reviewing' && has(viewer, BLUE_SIDE)) allowed.add('uploadBlueEvidence');
   return allowed;

@@ -28,3 +28,6 @@ export const ConfirmUploadDocument = graphql(`
 export const EvidenceDownloadDocument = graphql(`
   query EvidenceDownloadUrl($id: UUID!) { evidenceDownloadUrl(id: $id) { url fileName } }
 `);
+export const LinkRuleDocument = graphql(`mutation LinkDetectionRule($id: UUID!, $rule: String!) { linkDetectionRule(id: $id, rule: $rule) { id } }`);
+export const UnlinkRuleDocument = graphql(`mutation UnlinkDetectionRule($id: UUID!, $rule: String!) { unlinkDetectionRule(id: $id, rule: $rule) { id } }`);
+export const RemoveEvidenceDocument = graphql(`mutation RemoveEvidence($id: UUID!, $evidenceId: UUID!) { removeEvidence(id: $id, evidenceId: $evidenceId) { id } }`);

@@ -124,7 +124,7 @@ export function TestCasePage() {
             </ul>
           )}
           {allowed.has('recordExecution') && <ExecutionForm busy={busy} onRecord={(execution) => run(M.RecordExecutionDocument, { id, execution })} />}
-          <EvidencePanel testCaseId={id} side="RED" evidence={test.evidence} canUpload={allowed.has('uploadRedEvidence')} />
+          <EvidencePanel testCaseId={id} side="RED" evidence={test.evidence} canUpload={allowed.has('uploadRedEvidence')} onChanged={settle} />
         </section>
         <section className="card border-t-4 border-t-blue-500" aria-label="Blue team">
           <h2 className="text-lg font-semibold text-blue-700 dark:text-blue-300">Blue</h2>
@@ -138,7 +138,9 @@ export function TestCasePage() {
             </table>
           )}
           {allowed.has('recordDefenseOutcome') && <OutcomeForm busy={busy} onRecord={(outcome) => run(M.RecordOutcomeDocument, { id, outcome })} />}
-          <EvidencePanel testCaseId={id} side="BLUE" evidence={test.evidence} canUpload={allowed.has('uploadBlueEvidence')} />
+          <EvidencePanel testCaseId={id} side="BLUE" evidence={test.evidence} canUpload={allowed.has('uploadBlueEvidence')} onChanged={settle} />
+          <DetectionRules rules={test.detectionRules} canLink={allowed.has('linkRules')} busy={busy}
+            onLink={(rule) => run(M.LinkRuleDocument, { id, rule })} onUnlink={(rule) => run(M.UnlinkRuleDocument, { id, rule })} />
         </section>
       </div>
       <section className="card" aria-label="Comments">
@@ -257,5 +259,30 @@ function CommentForm({ busy, onComment }: { busy: boolean; onComment: (body: str
       <input id="comment-body" className="input" required value={body} onChange={(e) => setBody(e.target.value)} placeholder="Add a comment" />
       <button className="btn" type="submit" disabled={busy || !body.trim()}>Comment</button>
     </form>
+  );
+}
+
+/// The rules this test is expected to fire (ids as the catalog names them, e.g. a Sigma rule's id).
+function DetectionRules({ rules, canLink, busy, onLink, onUnlink }: {
+  rules: string[]; canLink: boolean; busy: boolean;
+  onLink: (rule: string) => Promise<boolean>; onUnlink: (rule: string) => Promise<boolean>;
+}) {
+  const [rule, setRule] = useState('');
+  return (
+    <div className="mt-3">
+      <h4 className="font-semibold">Detection rules expected to fire</h4>
+      {rules.length === 0 ? <p className="text-sm text-slate-500">None linked.</p> : (
+        <ul className="text-sm">{rules.map((linked) => (
+          <li key={linked}><code>{linked}</code>{canLink && <button className="ml-2 text-xs text-red-700 underline dark:text-red-300" disabled={busy} aria-label={`Unlink ${linked}`} onClick={() => onUnlink(linked)}>Unlink</button>}</li>
+        ))}</ul>
+      )}
+      {canLink && (
+        <form className="mt-1 flex gap-2" aria-label="Link a detection rule" onSubmit={async (e) => { e.preventDefault(); if (await onLink(rule.trim())) setRule(''); }}>
+          <label className="sr-only" htmlFor="link-rule">Rule id</label>
+          <input id="link-rule" className="input font-mono" placeholder="rule id" required value={rule} onChange={(e) => setRule(e.target.value)} />
+          <button className="btn" type="submit" disabled={busy || !rule.trim()}>Link</button>
+        </form>
+      )}
+    </div>
   );
 }
