@@ -9,6 +9,7 @@ const columns: Column[] = [
     { techniqueId: 'T1003', name: 'OS Credential Dumping', score: 85, subTechniques: [{ techniqueId: 'T1003.001', name: 'LSASS Memory', score: 90 }] },
     { techniqueId: 'T1110', name: 'Brute Force', score: null },
   ] },
+  { tacticId: 'TA0002', tactic: 'Execution', cells: [{ techniqueId: 'T1059', name: 'Command and Scripting Interpreter', score: 40 }] },
 ];
 
 describe('HeatmapGrid', () => {
@@ -45,5 +46,17 @@ describe('HeatmapGrid', () => {
     expect(screen.getByRole('button', { name: /T1003 OS Credential Dumping: score 85, gained/ })).toHaveTextContent('gained');
     rerender(<HeatmapGrid columns={columns} mode="score" overlayKind="rescore" overlay={new Map([['T1003', { rescored: 40 }]])} onSelect={() => {}} />);
     expect(screen.getByRole('button', { name: /T1003 OS/ })).toHaveTextContent('85→40');
+  });
+
+  test('arrow keys move between cells, down a column and across to the neighbouring one', async () => {
+    const user = userEvent.setup();
+    render(<HeatmapGrid columns={columns} mode="score" onSelect={() => {}} />);
+    screen.getByRole('button', { name: /T1003 OS/ }).focus();
+    await user.keyboard('{ArrowDown}');
+    expect(screen.getByRole('button', { name: /T1110/ })).toHaveFocus();
+    await user.keyboard('{ArrowRight}');
+    expect(screen.getByRole('button', { name: /T1059/ })).toHaveFocus();
+    await user.keyboard('{ArrowLeft}{ArrowUp}');
+    expect(screen.getByRole('button', { name: /T1003 OS/ })).toHaveFocus();
   });
 });

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useState, type KeyboardEvent } from 'react';
 import { cellColour, textOn, type Cell, type Change, type ColourMode, type Column, CHANGE_COLOURS } from '../lib/heatmap';
 
 export interface CellOverlay {
@@ -35,6 +35,22 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, onS
     return cellColour(cell, mode);
   };
 
+  // Arrow keys move between cells (Tab still reaches each one): up and down in a column, left and right to
+  // the neighbouring column's cell at the same height, or its last one.
+  const moveFocus = (event: KeyboardEvent<HTMLDivElement>) => {
+    const moves: Record<string, [number, number]> = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
+    const move = moves[event.key];
+    const from = (event.target as HTMLElement).closest<HTMLElement>('[data-column-index]');
+    if (!move || !from) return;
+    const columnIndex = Number(from.dataset.columnIndex) + move[0];
+    const cells = [...event.currentTarget.querySelectorAll<HTMLElement>(`[data-column-index="${columnIndex}"]`)];
+    if (cells.length === 0) return;
+    const rowIndex = move[1] === 0 ? Number(from.dataset.rowIndex) : Number(from.dataset.rowIndex) + move[1];
+    const target = cells[Math.max(0, Math.min(rowIndex, cells.length - 1))];
+    event.preventDefault();
+    target.focus();
+  };
+
   const renderCell = (cell: Cell, sub: boolean, column: string) => {
     const colour = colourOf(cell);
     const extra = overlay?.get(cell.techniqueId);
@@ -49,6 +65,8 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, onS
         type="button"
         key={`${column}-${cell.techniqueId}`}
         data-technique={cell.techniqueId}
+        data-column-index={columnIndexOf.get(column)}
+        data-row-index={rowIndexOf.get(`${column}/${cell.techniqueId}`)}
         data-score={cell.score ?? ''}
         aria-label={label}
         aria-pressed={selected === cell.techniqueId}
@@ -63,8 +81,21 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, onS
     );
   };
 
+  // Positions in the matrix as shown (expanded sub-techniques included), for the arrow keys.
+  const columnIndexOf = new Map(columns.map((column, index) => [column.tacticId, index]));
+  const rowIndexOf = new Map<string, number>();
+  for (const column of columns) {
+    let row = 0;
+    for (const cell of column.cells) {
+      rowIndexOf.set(`${column.tacticId}/${cell.techniqueId}`, row++);
+      if (expanded.has(`${column.tacticId}/${cell.techniqueId}`)) {
+        for (const sub of cell.subTechniques ?? []) rowIndexOf.set(`${column.tacticId}/${sub.techniqueId}`, row++);
+      }
+    }
+  }
+
   return (
-    <div className="overflow-x-auto" role="region" aria-label="ATT&CK matrix">
+    <div className="overflow-x-auto" role="region" aria-label="ATT&CK matrix" onKeyDown={moveFocus}>
       <div className="grid gap-1" style={{ gridTemplateColumns: `repeat(${columns.length}, minmax(8.5rem, 1fr))` }}>
         {columns.map((column) => (
           <div key={column.tacticId} role="group" aria-label={column.tactic} className="min-w-0">
