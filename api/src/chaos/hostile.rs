@@ -1,5 +1,5 @@
 //! Hostile requests over a real socket to a real `aegis serve` on a throwaway cluster: each must be answered
-//! with a 4xx or a GraphQL error that has a code other than INTERNAL, within two seconds. `api/tests/http.rs`
+//! with a 4xx or a GraphQL error that has a code other than INTERNAL, within [`ANSWER_WITHIN`]. `api/tests/http.rs`
 //! checks the same requests in-process, each against its exact answer; this is the table `aegis chaos all`
 //! prints.
 
@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use super::{Cluster, Server, free_port, http_client, sign_in, wait_ready};
 
-/// No hostile request may take longer to answer.
-const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+/// No hostile request may take longer to answer. Most take milliseconds; the slowest, 5,000 aliases, takes
+/// about half a second on an idle machine and more than a second on a busy one.
+const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 /// How the server answered one hostile request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +55,8 @@ pub async fn requests(aegis: &Path) -> anyhow::Result<Vec<HostileAnswer>> {
         "ofType { ".repeat(200),
         " }".repeat(200)
     );
+    let mut answers = vec![declared_10_mib(port).await?];
     let bodies: Vec<(&'static str, &'static str, Vec<u8>)> = vec![
-        ("a 10 MiB body", "application/json", vec![b' '; 10 << 20]),
         (
             "malformed JSON",
             "application/json",
@@ -106,7 +107,6 @@ pub async fn requests(aegis: &Path) -> anyhow::Result<Vec<HostileAnswer>> {
             ),
         ),
     ];
-    let mut answers = Vec::new();
     for (request, content_type, body) in bodies {
         let sent = http
             .post(format!("{base}/graphql"))
@@ -124,6 +124,35 @@ pub async fn requests(aegis: &Path) -> anyhow::Result<Vec<HostileAnswer>> {
         .await?,
     );
     Ok(answers)
+}
+
+/// A request that declares a 10 MiB body. The server refuses it on the declaration, before reading: sent for
+/// real, the client could still be writing when the server closes the connection after its answer (a race
+/// that `api/tests/http.rs` does not have, in-process, where the whole 10 MiB is sent).
+async fn declared_10_mib(port: u16) -> anyhow::Result<HostileAnswer> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let started = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{{",
+        10 << 20
+    );
+    stream.write_all(head.as_bytes()).await?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await??;
+    let took = started.elapsed();
+    let status = String::from_utf8_lossy(&answer)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0);
+    Ok(HostileAnswer {
+        request: "a body declared as 10 MiB",
+        status,
+        code: None,
+        took,
+    })
 }
 
 fn to_bytes(value: &Value) -> Vec<u8> {
