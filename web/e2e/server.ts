@@ -1,10 +1,12 @@
-/// A real `aegis serve` on a scratch database, for the browser scenario: the database is created next to
-/// `DATABASE_URL`'s and dropped afterwards, the server listens on a free port and serves this build (dist/).
+/// A real `aegis serve` on a scratch database, for the browser scenario: on a private PostgreSQL cluster
+/// (`./postgres.ts`), or next to `DATABASE_URL`'s database with `AEGIS_E2E_POSTGRES=shared`; dropped
+/// afterwards. The server listens on a free port and serves this build (dist/).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { privateClusterWanted, startCluster, type Cluster } from './postgres';
 
 const REPOSITORY = path.resolve(import.meta.dirname, '../..');
 
@@ -51,9 +53,19 @@ async function waitReady(url: string, child: ChildProcess, log: () => string) {
 /// `ics-attack.json` is the smallest real ATT&CK bundle in the corpus (3 MB): the scenario uses the ICS matrix
 /// so that a debug build imports it in seconds.
 export async function startServer(): Promise<RunningServer> {
-  const baseUrl = process.env.DATABASE_URL;
-  if (!baseUrl) throw new Error('DATABASE_URL must name a PostgreSQL server the test may create databases on');
   const aegis = aegisBinary();
+  const cluster: Cluster | null = privateClusterWanted() ? startCluster(await freePort()) : null;
+  try {
+    return await startOn(aegis, cluster);
+  } catch (error) {
+    cluster?.stop();
+    throw error;
+  }
+}
+
+async function startOn(aegis: string, cluster: Cluster | null): Promise<RunningServer> {
+  const baseUrl = cluster?.url ?? process.env.DATABASE_URL;
+  if (!baseUrl) throw new Error('DATABASE_URL must name a PostgreSQL server the test may create databases on');
   const database = `aegis_web_e2e_${process.pid}`;
   const databaseUrl = new URL(baseUrl);
   databaseUrl.pathname = `/${database}`;
@@ -82,7 +94,8 @@ export async function startServer(): Promise<RunningServer> {
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
-      execFileSync('psql', [baseUrl, '-qc', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]);
+      if (cluster) cluster.stop();
+      else execFileSync('psql', [baseUrl, '-qc', `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
