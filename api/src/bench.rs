@@ -102,7 +102,11 @@ pub async fn run(
     located: &Located,
     s3: Option<commands::evidence::store::S3Settings>,
 ) -> anyhow::Result<()> {
-    let scratch = ScratchDatabase::create(&located.owner_url).await?;
+    let reused = std::env::var("AEGIS_BENCH_DATABASE").ok();
+    let scratch = match &reused {
+        Some(name) => ScratchDatabase::reuse(&located.owner_url, name).await?,
+        None => ScratchDatabase::create(&located.owner_url).await?,
+    };
     let result = match command {
         BenchCommand::Append { writers, seconds } => {
             append(&scratch, &writers, Duration::from_secs(seconds)).await
@@ -122,7 +126,7 @@ pub async fn run(
         // The command line runs a case through `import_case`, without locating a server or creating a database.
         BenchCommand::ImportCase(case) => imports::case(&case).await,
     };
-    if std::env::var_os("AEGIS_BENCH_KEEP_DATABASE").is_some() {
+    if reused.is_some() || std::env::var_os("AEGIS_BENCH_KEEP_DATABASE").is_some() {
         eprintln!(
             "AEGIS_BENCH_KEEP_DATABASE is set: the scratch database {} is kept",
             scratch.name
@@ -172,6 +176,20 @@ impl ScratchDatabase {
             owner_url: owner_url.to_owned(),
             url,
             name,
+            pool,
+        })
+    }
+
+    /// A database kept by an earlier run (`AEGIS_BENCH_KEEP_DATABASE`), named by `AEGIS_BENCH_DATABASE`: measured
+    /// again as it is, e.g. under a profiler, without generating its data again.
+    async fn reuse(owner_url: &str, name: &str) -> anyhow::Result<Self> {
+        let url = with_database(owner_url, name)?;
+        let pool = database::connect(&url, 40).await?;
+        database::run_migrations(&pool).await?;
+        Ok(Self {
+            owner_url: owner_url.to_owned(),
+            url,
+            name: name.to_owned(),
             pool,
         })
     }

@@ -13,6 +13,7 @@ use domain::job_failure::JobFailure;
 use domain::saved_layer::SavedLayer;
 use domain::scoring::ScoringPolicy;
 use domain::test_case::TestCase;
+use projections::heatmap::HeatmapCache;
 use projections::projector::Projector;
 use sqlx::PgPool;
 
@@ -92,6 +93,8 @@ pub struct AppState {
     pub evidence: Option<Evidence>,
     /// When the scheduled jobs run, and what `attack_sync` reads.
     pub schedules: Arc<Schedules>,
+    /// Heatmap inputs kept between requests while nothing they were read from has changed.
+    pub heatmaps: Arc<HeatmapCache>,
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
     /// A streaming replica GraphQL queries read from ([`crate::read_replica`]); `None` reads from `pool`.
@@ -123,6 +126,7 @@ impl AppState {
             web,
             evidence: None,
             schedules: Arc::new(Schedules::default()),
+            heatmaps: Arc::default(),
             leader: Arc::new(AtomicBool::new(false)),
             read_replica: None,
         }

@@ -124,9 +124,13 @@ pub fn freshness(policy: &PolicySettings) -> Duration {
 
 /// Folds the scores of `technique`'s sub-techniques into its heatmap score with the policy's aggregation
 /// (a technique tested only through its sub-techniques gets their aggregate).
-pub fn roll_up(technique: &mut Cell, sub_techniques: &[Cell], policy: &PolicySettings) {
+pub fn roll_up<'a>(
+    technique: &mut Cell,
+    sub_techniques: impl IntoIterator<Item = &'a Cell>,
+    policy: &PolicySettings,
+) {
     let sub_scores: Vec<Score> = sub_techniques
-        .iter()
+        .into_iter()
         .filter_map(|cell| cell.score)
         .collect();
     if sub_scores.is_empty() {

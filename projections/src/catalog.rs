@@ -161,7 +161,7 @@ pub async fn matrix_techniques(
 ) -> Result<Vec<CatalogEntry>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT kind, scope, id, version, name, status, replaced_by, techniques,
-                jsonb_build_object('tactics', coalesce(details->'tactics', '[]')) AS details, source, valid_from
+                jsonb_build_object('tactics', tactics) AS details, source, valid_from
          FROM catalog_records
          WHERE {IN_FORCE} AND kind = 'technique' AND scope = $2 ORDER BY id"
     ))

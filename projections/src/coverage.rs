@@ -365,7 +365,7 @@ fn outcome_from(name: &str) -> Result<ScoredOutcome, sqlx::Error> {
 }
 
 /// Which validations count toward a heatmap.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ResultFilter {
     /// Only test cases planned for this platform.
     pub platform: Option<String>,
@@ -588,11 +588,14 @@ pub async fn deployed_rule_counts(
     at: Option<DateTime<Utc>>,
 ) -> Result<HashMap<String, u32>, sqlx::Error> {
     let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+        // Each deployed rule looked up by its key (a subquery the planner cannot turn into a join, which
+        // scanned every rule of the catalog; at most one version of a rule is in force at a time).
         "SELECT technique, count(*) FROM coverage_rule_periods p
-         JOIN catalog_records c ON c.kind = 'detection_rule' AND c.scope = p.source AND c.id = p.rule_id
-         CROSS JOIN LATERAL unnest(c.techniques) AS technique
-         WHERE {IN_FORCE}
-           AND (($1::timestamptz IS NULL AND p.retired_at IS NULL)
+         CROSS JOIN LATERAL unnest((
+             SELECT techniques FROM catalog_records
+             WHERE kind = 'detection_rule' AND scope = p.source AND id = p.rule_id AND {IN_FORCE}
+             LIMIT 1)) AS technique
+         WHERE (($1::timestamptz IS NULL AND p.retired_at IS NULL)
                 OR ($1::timestamptz IS NOT NULL AND p.deployed_at <= $1
                     AND (p.retired_at IS NULL OR p.retired_at > $1)))
          GROUP BY technique"

@@ -6,6 +6,7 @@
 //! A test case against a technique that ATT&CK later revoked counts for its replacement.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use domain::coverage::{Cell, CellFacts, cell, roll_up, visibility_from_event_types};
@@ -89,74 +90,204 @@ pub enum HeatmapError {
 
 /// The heatmap `query` asks for.
 pub async fn heatmap(pool: &PgPool, query: &HeatmapQuery) -> Result<Heatmap, HeatmapError> {
-    // The reads are independent: each on its own connection, at the same time.
-    let kept = async {
-        match &query.threat_actor {
-            Some(group) => actor_techniques(pool, query, group).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let (policy, techniques, tactics, kept, results, rule_counts, telemetry, usage) = tokio::try_join!(
-        policy(pool, query),
-        catalog::matrix_techniques(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
-        catalog::tactics(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
-        kept,
-        coverage::results(pool, &query.filter, query.as_of).map_err(HeatmapError::from),
-        coverage::deployed_rule_counts(pool, query.as_of).map_err(HeatmapError::from),
-        coverage::telemetry_event_types(pool, query.as_of).map_err(HeatmapError::from),
-        coverage::actor_usage(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
-    )?;
-    let facts = facts(&techniques, results, rule_counts, telemetry, usage);
-    let mut by_parent: BTreeMap<String, Vec<TechniqueCell>> = BTreeMap::new();
-    let mut parents = Vec::new();
-    for entry in techniques
-        .into_iter()
-        .filter(|entry| entry.status == "active")
-    {
-        let id = entry.id.clone();
-        let cell = cell(
-            &id,
-            facts.get(&id).cloned().unwrap_or_default(),
-            &policy.settings,
-            query.at,
-        );
-        let technique_cell = TechniqueCell {
-            technique: entry,
-            cell,
-            sub_techniques: Vec::new(),
+    Ok(Inputs::read(pool, query).await?.heatmap(query))
+}
+
+/// [`heatmap`], reading its inputs through `cache`: a dashboard asks for the same heatmap again and again, and
+/// between two changes to the log or the catalog only the time it is scored at moves.
+pub async fn heatmap_cached(
+    pool: &PgPool,
+    cache: &HeatmapCache,
+    query: &HeatmapQuery,
+) -> Result<Heatmap, HeatmapError> {
+    Ok(cache.inputs(pool, query).await?.heatmap(query))
+}
+
+/// Everything a heatmap is computed from; its cells are a function of these and the time they are scored at.
+#[derive(Debug)]
+struct Inputs {
+    policy: PolicyUsed,
+    techniques: Vec<CatalogEntry>,
+    tactics: Vec<CatalogEntry>,
+    /// With a threat actor: the techniques it uses.
+    kept: Option<HashSet<String>>,
+    /// One fact sheet per technique, results re-attributed from revoked techniques to their replacements.
+    facts: HashMap<String, CellFacts>,
+}
+
+impl Inputs {
+    async fn read(pool: &PgPool, query: &HeatmapQuery) -> Result<Self, HeatmapError> {
+        // The reads are independent: each on its own connection, at the same time.
+        let kept = async {
+            match &query.threat_actor {
+                Some(group) => actor_techniques(pool, query, group).await.map(Some),
+                None => Ok(None),
+            }
         };
-        match id.split_once('.') {
-            Some((parent, _)) => by_parent
-                .entry(parent.to_owned())
-                .or_default()
-                .push(technique_cell),
-            None => parents.push(technique_cell),
+        let (policy, techniques, tactics, kept, results, rule_counts, telemetry, usage) = tokio::try_join!(
+            policy(pool, query),
+            catalog::matrix_techniques(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
+            catalog::tactics(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
+            kept,
+            coverage::results(pool, &query.filter, query.as_of).map_err(HeatmapError::from),
+            coverage::deployed_rule_counts(pool, query.as_of).map_err(HeatmapError::from),
+            coverage::telemetry_event_types(pool, query.as_of).map_err(HeatmapError::from),
+            coverage::actor_usage(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
+        )?;
+        let facts = facts(&techniques, results, rule_counts, telemetry, usage);
+        Ok(Self {
+            policy,
+            techniques,
+            tactics,
+            kept,
+            facts,
+        })
+    }
+
+    /// The heatmap scored at `query.at`.
+    fn heatmap(&self, query: &HeatmapQuery) -> Heatmap {
+        let policy = &self.policy;
+        let mut by_parent: BTreeMap<&str, Vec<TechniqueCell>> = BTreeMap::new();
+        let mut parents = Vec::new();
+        for entry in self
+            .techniques
+            .iter()
+            .filter(|entry| entry.status == "active")
+        {
+            let cell = cell(
+                &entry.id,
+                self.facts.get(&entry.id).cloned().unwrap_or_default(),
+                &policy.settings,
+                query.at,
+            );
+            let technique_cell = TechniqueCell {
+                technique: entry.clone(),
+                cell,
+                sub_techniques: Vec::new(),
+            };
+            match entry.id.split_once('.') {
+                Some((parent, _)) => by_parent.entry(parent).or_default().push(technique_cell),
+                None => parents.push(technique_cell),
+            }
+        }
+        for parent in &mut parents {
+            let mut subs = by_parent
+                .remove(parent.technique.id.as_str())
+                .unwrap_or_default();
+            if let Some(kept) = &self.kept {
+                subs.retain(|sub| kept.contains(&sub.technique.id));
+            }
+            roll_up(
+                &mut parent.cell,
+                subs.iter().map(|sub| &sub.cell),
+                &policy.settings,
+            );
+            parent.sub_techniques = subs;
+        }
+        if let Some(kept) = &self.kept {
+            parents.retain(|parent| {
+                kept.contains(&parent.technique.id) || !parent.sub_techniques.is_empty()
+            });
+        }
+        Heatmap {
+            scope: query.scope.clone(),
+            at: query.at,
+            policy: policy.clone(),
+            tactics: self.tactics.clone(),
+            techniques: parents,
         }
     }
-    for parent in &mut parents {
-        let mut subs = by_parent.remove(&parent.technique.id).unwrap_or_default();
-        if let Some(kept) = &kept {
-            subs.retain(|sub| kept.contains(&sub.technique.id));
+}
+
+/// Heatmap inputs kept between requests (see [`heatmap_cached`]), for as long as they are exactly what a fresh
+/// read would give: until the catalog changes or any projection applies another event. Checking that costs one
+/// small query; the inputs of a whole matrix cost a dozen, some over the whole catalog.
+#[derive(Debug, Default)]
+pub struct HeatmapCache {
+    kept: Mutex<KeptInputs>,
+}
+
+#[derive(Debug, Default)]
+struct KeptInputs {
+    /// What the kept inputs were read at.
+    version: Option<ReadVersion>,
+    inputs: HashMap<InputsKey, Arc<Inputs>>,
+}
+
+/// How many different heatmaps (domains, filters, moments, policies) are kept at once; beyond it the cache
+/// starts over, which bounds its memory whatever the callers ask for.
+const KEPT_HEATMAPS: usize = 32;
+
+/// A query without its scoring time: what the inputs depend on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct InputsKey {
+    scope: String,
+    filter: ResultFilter,
+    threat_actor: Option<String>,
+    as_of: Option<DateTime<Utc>>,
+    policy_id: Option<Uuid>,
+}
+
+/// The state of everything a heatmap reads: how many transactions have changed the catalog, and where each
+/// projection stands in the log. Equal versions mean equal inputs (a rebuilt projection ends where it was, with
+/// the same rows).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+struct ReadVersion {
+    catalog_changes: i64,
+    positions: Vec<i64>,
+}
+
+impl HeatmapCache {
+    async fn inputs(
+        &self,
+        pool: &PgPool,
+        query: &HeatmapQuery,
+    ) -> Result<Arc<Inputs>, HeatmapError> {
+        let version: ReadVersion = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM catalog_changes) AS catalog_changes,
+                    array(SELECT global_seq FROM projection_checkpoints ORDER BY projection) AS positions",
+        )
+        .fetch_one(pool)
+        .await?;
+        let key = InputsKey {
+            scope: query.scope.clone(),
+            filter: query.filter.clone(),
+            threat_actor: query.threat_actor.clone(),
+            as_of: query.as_of,
+            policy_id: query.policy_id,
+        };
+        if let Some(inputs) = self.lock().get(&version, &key) {
+            return Ok(inputs);
         }
-        roll_up(
-            &mut parent.cell,
-            &subs.iter().map(|sub| sub.cell.clone()).collect::<Vec<_>>(),
-            &policy.settings,
-        );
-        parent.sub_techniques = subs;
+        // Read outside the lock: other heatmaps are served meanwhile. Kept under the version read before,
+        // so a change that lands during the read makes the next request read again.
+        let inputs = Arc::new(Inputs::read(pool, query).await?);
+        self.lock().keep(version, key, Arc::clone(&inputs));
+        Ok(inputs)
     }
-    if let Some(kept) = &kept {
-        parents.retain(|parent| {
-            kept.contains(&parent.technique.id) || !parent.sub_techniques.is_empty()
-        });
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeptInputs> {
+        // What is kept is replaced whole, never left half-written: a panic elsewhere cannot spoil it.
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-    Ok(Heatmap {
-        scope: query.scope.clone(),
-        at: query.at,
-        policy,
-        tactics,
-        techniques: parents,
-    })
+}
+
+impl KeptInputs {
+    fn get(&self, version: &ReadVersion, key: &InputsKey) -> Option<Arc<Inputs>> {
+        (self.version.as_ref() == Some(version))
+            .then(|| self.inputs.get(key).cloned())
+            .flatten()
+    }
+
+    fn keep(&mut self, version: ReadVersion, key: InputsKey, inputs: Arc<Inputs>) {
+        if self.version.as_ref() != Some(&version) || self.inputs.len() >= KEPT_HEATMAPS {
+            self.inputs.clear();
+            self.version = Some(version);
+        }
+        self.inputs.insert(key, inputs);
+    }
 }
 
 async fn policy(pool: &PgPool, query: &HeatmapQuery) -> Result<PolicyUsed, HeatmapError> {

@@ -337,50 +337,67 @@ impl Projector {
 
     /// Rebuilds `name` (or every projection) from zero and returns once it has caught up.
     ///
-    /// The chosen projections are shared out among [`REBUILD_TRANSACTIONS`] transactions, each on its own
-    /// connection: their tables are emptied and their non-unique indexes dropped, the log is applied batch by
-    /// batch (read once, applied in every transaction at the same time while the next batch is read), the
-    /// indexes are built again over the full tables (far cheaper than maintaining them row by row) and the
-    /// transactions commit. A failure leaves the read models as they were; meanwhile readers wait on the
-    /// emptied tables instead of seeing half a read model, and a running projector waits on the checkpoints.
-    /// Events committed during the rebuild are applied by the catch-up that follows.
+    /// Each chosen projection gets a transaction of its own (as many as the pool allows, one connection kept
+    /// for reading the log): its tables are emptied and its non-unique indexes dropped, the log is read once,
+    /// batch by batch, and each batch handed to every projection's task, which applies it in its transaction
+    /// while the next batch is read and the other projections apply theirs, on every core. Then the indexes are
+    /// built again over the full tables (far cheaper than maintaining them row by row) and the transactions
+    /// commit. A failure leaves the read models as they were; meanwhile readers wait on the emptied tables
+    /// instead of seeing half a read model, and a running projector waits on the checkpoints. Events committed
+    /// during the rebuild are applied by the catch-up that follows.
     pub async fn rebuild(&self, name: Option<&str>) -> Result<Vec<&'static str>, ProjectorError> {
         let mut chosen = self.chosen(name)?;
         // Checkpoint rows are locked in name order, as `lock_checkpoints` does, so that a running projector
         // and this rebuild never wait on each other in a cycle.
         chosen.sort_by_key(|projection| projection.name());
-        let mut groups: Vec<Vec<Arc<dyn Projection>>> =
-            vec![Vec::new(); REBUILD_TRANSACTIONS.min(chosen.len())];
+        let transactions = usize::try_from(self.pool.options().get_max_connections())
+            .unwrap_or(usize::MAX)
+            .saturating_sub(1)
+            .clamp(1, chosen.len().max(1));
+        let mut groups: Vec<Vec<Arc<dyn Projection>>> = vec![Vec::new(); transactions];
         for (index, projection) in chosen.into_iter().enumerate() {
-            groups[index % REBUILD_TRANSACTIONS].push(projection);
+            groups[index % transactions].push(projection);
         }
-        let mut rebuilds = Vec::with_capacity(groups.len());
+        let mut workers = Vec::with_capacity(groups.len());
         for group in groups {
-            rebuilds.push(Rebuild::begin(&self.pool, group).await?);
+            let rebuild = Rebuild::begin(&self.pool, group).await?;
+            // Two batches in flight per projection: the reader stays ahead without holding the log in memory.
+            let (batches, received) = tokio::sync::mpsc::channel(2);
+            workers.push((batches, tokio::spawn(rebuild.run(received))));
         }
         let mut connection = self.pool.acquire().await?;
-        let mut events = read_batch(
-            &mut connection,
-            Position::default(),
-            self.settings.batch_size,
-        )
-        .await?;
-        while let Some(last) = events.last().map(StoredEvent::position) {
-            let applying = futures::future::try_join_all(
-                rebuilds
-                    .iter_mut()
-                    .map(|rebuild| rebuild.apply(&events, last)),
-            );
-            let (applied, next) = tokio::join!(
-                applying,
-                read_batch(&mut connection, last, self.settings.batch_size)
-            );
-            applied?;
-            events = next?;
+        let mut after = Position::default();
+        loop {
+            let events: Arc<[StoredEvent]> =
+                read_batch(&mut connection, after, REBUILD_BATCH_SIZE)
+                    .await?
+                    .into();
+            let Some(last) = events.last().map(StoredEvent::position) else {
+                break;
+            };
+            for (batches, _) in &workers {
+                // A projection that failed has stopped listening; its error is reported below.
+                if batches.send(Arc::clone(&events)).await.is_err() {
+                    break;
+                }
+            }
+            if workers.iter().any(|(batches, _)| batches.is_closed()) {
+                break;
+            }
+            after = last;
         }
         drop(connection);
+        let mut finished = Vec::with_capacity(workers.len());
+        for (batches, worker) in workers {
+            drop(batches);
+            finished.push(worker.await.map_err(|error| {
+                ProjectorError::Database(sqlx::Error::Protocol(format!(
+                    "a rebuild task stopped: {error}"
+                )))
+            })??);
+        }
         let mut rebuilt = Vec::new();
-        for rebuild in rebuilds {
+        for rebuild in finished {
             rebuilt.extend(rebuild.commit().await?);
         }
         self.catch_up().await?;
@@ -445,9 +462,9 @@ async fn empty(
     Ok(())
 }
 
-/// How many transactions (and connections) a rebuild spreads the projections over: enough to keep two cores
-/// busy while one waits, few enough to leave the pool to the server.
-pub const REBUILD_TRANSACTIONS: usize = 3;
+/// Events per batch in a rebuild, more than a running projector reads: a batch loads and writes each row it
+/// touches once, however many of its events touch the row, and no reader waits for a rebuild's batches.
+const REBUILD_BATCH_SIZE: i64 = 20_000;
 
 /// Projections being rebuilt in one transaction (see [`Projector::rebuild`]).
 struct Rebuild {
@@ -491,6 +508,19 @@ impl Rebuild {
             dropped_indexes,
             batches: 0,
         })
+    }
+
+    /// Applies every batch `incoming` brings, until it closes; then the rebuild is ready to commit.
+    async fn run(
+        mut self,
+        mut incoming: tokio::sync::mpsc::Receiver<Arc<[StoredEvent]>>,
+    ) -> Result<Self, ProjectorError> {
+        while let Some(events) = incoming.recv().await {
+            if let Some(last) = events.last().map(StoredEvent::position) {
+                self.apply(&events, last).await?;
+            }
+        }
+        Ok(self)
     }
 
     async fn apply(

@@ -859,7 +859,7 @@ fn query(
 
 async fn load(context: &Context<'_>, query: &HeatmapQuery) -> async_graphql::Result<Heatmap> {
     let state = context.data::<AppState>()?;
-    heatmap::heatmap(&state.pool, query)
+    heatmap::heatmap_cached(&state.pool, &state.heatmaps, query)
         .await
         .map_err(|error| match error {
             HeatmapError::UnknownPolicy(_) => ApiError::NotFound(error.to_string()).extend(),

@@ -24,6 +24,7 @@ mod saved_layers;
 mod scalars;
 mod scoring;
 mod scoring_views;
+mod spans;
 mod system;
 mod templates;
 mod test_case_views;
@@ -111,7 +112,7 @@ pub fn schema(state: &AppState) -> AegisSchema {
     .extension(nul_guard::NulGuard)
     .extension(guard::CallerPerOperation)
     .extension(guard::Authorization)
-    .extension(async_graphql::extensions::Tracing)
+    .extension(spans::RootFieldSpans)
     .finish()
 }
 
