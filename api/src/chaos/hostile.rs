@@ -1,7 +1,7 @@
 //! Hostile requests over a real socket to a real `aegis serve` on a throwaway cluster: each must be answered
-//! with a 4xx or a GraphQL error that has a code other than INTERNAL, within [`ANSWER_WITHIN`]. `api/tests/http.rs`
-//! checks the same requests in-process, each against its exact answer; this is the table `aegis chaos all`
-//! prints.
+//! with a 4xx or a GraphQL error that has a code other than INTERNAL, within [`ANSWER_WITHIN`].
+//! `api/tests/http.rs` checks the same requests in-process, each against its exact answer; this is the table
+//! `aegis chaos all` prints.
 
 use std::fmt::Write as _;
 use std::path::Path;

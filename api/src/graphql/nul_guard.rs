@@ -1,6 +1,6 @@
-//! Refuses a request any of whose strings holds U+0000. PostgreSQL stores no NUL in `text` or `jsonb`, so such
-//! a string would otherwise fail deep inside a query or a command, as an INTERNAL error (schemathesis found a
-//! catalog search doing so); here it is the client's VALIDATION error, before anything runs.
+//! Refuses a request any of whose strings holds U+0000. PostgreSQL stores no NUL in `text` or `jsonb`, so
+//! such a string would otherwise fail deep inside a query or a command, as an INTERNAL error (schemathesis
+//! found a catalog search doing so); here it is the client's VALIDATION error, before anything runs.
 
 use std::sync::Arc;
 
