@@ -277,6 +277,19 @@ test('every page renders for an admin', async () => {
   await visit('Compliance', 'Framework', 'compliance');
   await visit('Reports', 'Navigator layer import', 'reports');
   await visit('Administration', 'Define a policy', 'admin-policies');
+  await page.getByLabel('Name', { exact: true }).fill('Strict');
+  await page.getByLabel('Reason', { exact: true }).fill('alerts count less');
+  await page.getByLabel('Alerted', { exact: true }).fill('50');
+  await page.getByRole('button', { name: 'Define policy' }).click();
+  await page.getByRole('cell', { name: /Strict v1/ }).waitFor({ timeout: 20_000 });
+  await page.getByRole('button', { name: 'Effect' }).click();
+  await page.getByText(/techniques would score differently/).waitFor({ timeout: 20_000 });
+  await page.getByRole('button', { name: 'Edit', exact: true }).click();
+  await page.getByRole('form', { name: 'Edit Strict' }).getByLabel('Reason').fill('logged counts a little more');
+  await page.getByRole('form', { name: 'Edit Strict' }).getByLabel('Logged').fill('50');
+  await page.getByRole('button', { name: 'Save new version' }).click();
+  await page.getByRole('cell', { name: /Strict v2/ }).waitFor({ timeout: 20_000 });
+  await screenshot(page, 'admin-policies');
   for (const [tab, ready] of [['Imports', 'Run now'], ['Scheduled jobs', 'Newest runs'], ['System', 'Read models (live)']]) {
     await page.getByRole('tab', { name: tab }).click();
     await page.getByText(ready).first().waitFor({ timeout: 20_000 });

@@ -1,9 +1,10 @@
-import { useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../generated';
 import { Badge, Empty, ErrorBox, Loading, PageTitle } from '../components/ui';
 import { formatTime, humanEnum } from '../lib/format';
+import { useSettle } from '../lib/useSettle';
 
 const PoliciesDocument = graphql(`
   query AdminPolicies {
@@ -18,6 +19,9 @@ const PolicyEffectDocument = graphql(`
 `);
 const DefinePolicyDocument = graphql(`
   mutation DefineScoringPolicy($name: String!, $settings: PolicySettingsInput!, $reason: String!) { defineScoringPolicy(name: $name, settings: $settings, reason: $reason) { id } }
+`);
+const ChangePolicyDocument = graphql(`
+  mutation ChangeScoringPolicy($id: UUID!, $settings: PolicySettingsInput!, $reason: String!) { changeScoringPolicy(id: $id, settings: $settings, reason: $reason) { id version } }
 `);
 const ActivatePolicyDocument = graphql(`mutation ActivateScoringPolicy($id: UUID!, $reason: String!) { activateScoringPolicy(id: $id, reason: $reason) { id active } }`);
 const DeactivatePolicyDocument = graphql(`mutation DeactivateScoringPolicy($id: UUID!, $reason: String!) { deactivateScoringPolicy(id: $id, reason: $reason) { id active } }`);
@@ -60,14 +64,17 @@ export function AdminPage() {
 
 function Policies() {
   const [{ data, error, fetching }, refetch] = useQuery({ query: PoliciesDocument });
+  // Policies are a read model: a change shows once the projector has applied it.
+  const settle = useSettle(useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]));
   const [activated, activate] = useMutation(ActivatePolicyDocument);
   const [deactivated, deactivate] = useMutation(DeactivatePolicyDocument);
   const [preview, setPreview] = useState<string | null>(null);
+  const [editing, setEditing] = useState<string | null>(null);
   const act = async (action: 'activate' | 'deactivate', id: string) => {
     const reason = window.prompt(`Why ${action} this policy?`);
     if (!reason) return;
     await (action === 'activate' ? activate : deactivate)({ id, reason });
-    refetch({ requestPolicy: 'network-only' });
+    settle();
   };
   return (
     <div className="space-y-3">
@@ -88,6 +95,7 @@ function Policies() {
               <td>{humanEnum(policy.settings.aggregation)}</td>
               <td className="space-x-1 whitespace-nowrap">
                 <button className="btn" onClick={() => setPreview(preview === policy.id ? null : policy.id)}>Effect</button>
+                {!policy.retired && <button className="btn" aria-expanded={editing === policy.id} onClick={() => setEditing(editing === policy.id ? null : policy.id)}>Edit</button>}
                 <Link className="btn" to={`/heatmap?policyId=${policy.id}`}>Side by side</Link>
                 {!policy.retired && (policy.active
                   ? <button className="btn" onClick={() => act('deactivate', policy.id)}>Deactivate</button>
@@ -98,7 +106,14 @@ function Policies() {
         </table>
       )}
       {preview && <PolicyEffect policyId={preview} />}
-      <DefinePolicy onDefined={() => refetch({ requestPolicy: 'network-only' })} />
+      {editing && data?.scoringPolicies.find((policy) => policy.id === editing) && (
+        <PolicyForm
+          key={editing}
+          policy={data.scoringPolicies.find((policy) => policy.id === editing)!}
+          onSaved={() => { setEditing(null); setPreview(editing); settle(); }}
+        />
+      )}
+      <PolicyForm onSaved={settle} />
     </div>
   );
 }
@@ -121,32 +136,49 @@ function PolicyEffect({ policyId }: { policyId: string }) {
   );
 }
 
-function DefinePolicy({ onDefined }: { onDefined: () => void }) {
-  const [{ error, fetching }, define] = useMutation(DefinePolicyDocument);
+interface PolicyToEdit {
+  id: string;
+  name: string;
+  version: number;
+  active: boolean;
+  settings: {
+    ruleWeight: number; telemetryWeight: number; prevalenceWeight: number; halfLifeDays?: number | null; aggregation: 'MAX' | 'AVERAGE' | 'MIN';
+    outcomeWeights: { blocked: number; alerted: number; logged: number; notDetected: number };
+  };
+}
+
+/// Defines a new policy (inactive), or with `policy` replaces that policy's settings (a new version; scores
+/// change at once when it is the active one, so the form says so).
+function PolicyForm({ policy, onSaved }: { policy?: PolicyToEdit; onSaved: () => void }) {
+  const [defined, define] = useMutation(DefinePolicyDocument);
+  const [changed, change] = useMutation(ChangePolicyDocument);
   const [name, setName] = useState('');
   const [reason, setReason] = useState('');
-  const [weights, setWeights] = useState({ blocked: 100, alerted: 80, logged: 40, notDetected: 0 });
-  const [ruleWeight, setRuleWeight] = useState(10);
-  const [telemetryWeight, setTelemetryWeight] = useState(10);
-  const [prevalenceWeight, setPrevalenceWeight] = useState(0);
-  const [halfLifeDays, setHalfLifeDays] = useState('180');
-  const [aggregation, setAggregation] = useState<'MAX' | 'AVERAGE' | 'MIN'>('AVERAGE');
+  const initial = policy?.settings;
+  const [weights, setWeights] = useState(initial ? { ...initial.outcomeWeights } : { blocked: 100, alerted: 80, logged: 40, notDetected: 0 });
+  const [ruleWeight, setRuleWeight] = useState(initial?.ruleWeight ?? 10);
+  const [telemetryWeight, setTelemetryWeight] = useState(initial?.telemetryWeight ?? 10);
+  const [prevalenceWeight, setPrevalenceWeight] = useState(initial?.prevalenceWeight ?? 0);
+  const [halfLifeDays, setHalfLifeDays] = useState(initial ? String(initial.halfLifeDays ?? '') : '180');
+  const [aggregation, setAggregation] = useState<'MAX' | 'AVERAGE' | 'MIN'>(initial?.aggregation ?? 'AVERAGE');
+  const error = defined.error ?? changed.error;
+  const fetching = defined.fetching || changed.fetching;
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const result = await define({
-      name, reason,
-      settings: { outcomeWeights: weights, ruleWeight, telemetryWeight, prevalenceWeight, halfLifeDays: halfLifeDays ? Number(halfLifeDays) : null, aggregation },
-    });
-    if (result.data) { setName(''); setReason(''); onDefined(); }
+    const settings = { outcomeWeights: { blocked: weights.blocked, alerted: weights.alerted, logged: weights.logged, notDetected: weights.notDetected }, ruleWeight, telemetryWeight, prevalenceWeight, halfLifeDays: halfLifeDays ? Number(halfLifeDays) : null, aggregation };
+    const result = policy ? await change({ id: policy.id, settings, reason }) : await define({ name, settings, reason });
+    if (result.data) { setName(''); setReason(''); onSaved(); }
   };
+  const prefix = policy ? `edit-${policy.id}-` : '';
   const number = (id: string, label: string, value: number, set: (value: number) => void) => (
-    <div><label className="label" htmlFor={id}>{label}</label><input id={id} type="number" min={0} max={100} className="input" value={value} onChange={(e) => set(Number(e.target.value))} /></div>
+    <div><label className="label" htmlFor={prefix + id}>{label}</label><input id={prefix + id} type="number" min={0} max={100} className="input" value={value} onChange={(e) => set(Number(e.target.value))} /></div>
   );
   return (
-    <form className="card grid gap-3 sm:grid-cols-4" aria-label="Define scoring policy" onSubmit={submit}>
-      <h3 className="font-semibold sm:col-span-4">Define a policy (inactive until activated)</h3>
-      <div className="sm:col-span-2"><label className="label" htmlFor="policy-name">Name</label><input id="policy-name" className="input" required value={name} onChange={(e) => setName(e.target.value)} /></div>
-      <div className="sm:col-span-2"><label className="label" htmlFor="policy-reason">Reason</label><input id="policy-reason" className="input" required value={reason} onChange={(e) => setReason(e.target.value)} /></div>
+    <form className="card grid gap-3 sm:grid-cols-4" aria-label={policy ? `Edit ${policy.name}` : 'Define scoring policy'} onSubmit={submit}>
+      <h3 className="font-semibold sm:col-span-4">{policy ? `Edit ${policy.name} (now version ${policy.version})` : 'Define a policy (inactive until activated)'}</h3>
+      {policy?.active && <p className="text-sm text-amber-700 sm:col-span-4 dark:text-amber-300">This policy is active: saving re-scores every technique at once. To see the effect first, define a new policy with these settings, compare it, then activate it.</p>}
+      {!policy && <div className="sm:col-span-2"><label className="label" htmlFor="policy-name">Name</label><input id="policy-name" className="input" required value={name} onChange={(e) => setName(e.target.value)} /></div>}
+      <div className="sm:col-span-2"><label className="label" htmlFor={`${prefix}policy-reason`}>Reason</label><input id={`${prefix}policy-reason`} className="input" required value={reason} onChange={(e) => setReason(e.target.value)} /></div>
       {number('w-blocked', 'Blocked', weights.blocked, (blocked) => setWeights({ ...weights, blocked }))}
       {number('w-alerted', 'Alerted', weights.alerted, (alerted) => setWeights({ ...weights, alerted }))}
       {number('w-logged', 'Logged', weights.logged, (logged) => setWeights({ ...weights, logged }))}
@@ -154,13 +186,13 @@ function DefinePolicy({ onDefined }: { onDefined: () => void }) {
       {number('w-rules', 'Deployed rules bonus', ruleWeight, setRuleWeight)}
       {number('w-telemetry', 'Telemetry bonus', telemetryWeight, setTelemetryWeight)}
       {number('w-prevalence', 'Prevalence weight (%)', prevalenceWeight, setPrevalenceWeight)}
-      <div><label className="label" htmlFor="policy-half-life">Half-life (days, empty: never fades)</label><input id="policy-half-life" type="number" min={1} max={3650} className="input" value={halfLifeDays} onChange={(e) => setHalfLifeDays(e.target.value)} /></div>
-      <div><label className="label" htmlFor="policy-aggregation">Sub-techniques roll up by</label>
-        <select id="policy-aggregation" className="input" value={aggregation} onChange={(e) => setAggregation(e.target.value as 'MAX' | 'AVERAGE' | 'MIN')}>
+      <div><label className="label" htmlFor={`${prefix}policy-half-life`}>Half-life (days, empty: never fades)</label><input id={`${prefix}policy-half-life`} type="number" min={1} max={3650} className="input" value={halfLifeDays} onChange={(e) => setHalfLifeDays(e.target.value)} /></div>
+      <div><label className="label" htmlFor={`${prefix}policy-aggregation`}>Sub-techniques roll up by</label>
+        <select id={`${prefix}policy-aggregation`} className="input" value={aggregation} onChange={(e) => setAggregation(e.target.value as 'MAX' | 'AVERAGE' | 'MIN')}>
           <option value="AVERAGE">average</option><option value="MAX">best</option><option value="MIN">weakest</option>
         </select></div>
       <div className="sm:col-span-4"><ErrorBox error={error} /></div>
-      <button className="btn-primary sm:col-span-1" type="submit" disabled={fetching}>Define policy</button>
+      <button className="btn-primary sm:col-span-1" type="submit" disabled={fetching}>{policy ? 'Save new version' : 'Define policy'}</button>
     </form>
   );
 }

@@ -1,10 +1,11 @@
-import { useState } from 'react';
+import { useCallback, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../generated';
 import { Badge, Empty, ErrorBox, Loading, PageTitle, Pager } from '../components/ui';
 import { formatTime } from '../lib/format';
 import { hasRole, useSession } from '../lib/session';
+import { useSettle } from '../lib/useSettle';
 
 const RulesDocument = graphql(`
   query DetectionRules($source: String, $filter: CatalogListFilter, $first: Int, $after: String) {
@@ -68,6 +69,7 @@ function Rules() {
     query: RulesDocument,
     variables: { source: query.scope || null, filter: { search: query.search || null, technique: query.technique || null }, first: PAGE_SIZE, after: cursors[cursors.length - 1] },
   });
+  const settle = useSettle(useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]));
   const [deployed, deploy] = useMutation(DeployDocument);
   const [retired, retire] = useMutation(RetireDocument);
   const canDeploy = hasRole(me, 'BLUE_LEAD') && !me.readOnly;
@@ -75,7 +77,7 @@ function Rules() {
     const reason = window.prompt(`Why ${action} ${id}?`);
     if (!reason) return;
     const result = await (action === 'deploy' ? deploy : retire)({ source, id, reason });
-    if (!result.error) refetch({ requestPolicy: 'network-only' });
+    if (!result.error) settle();
   };
   const nodes = data?.detectionRules.nodes ?? [];
   return (

@@ -1,9 +1,10 @@
-import { useState, type FormEvent } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../generated';
 import { Badge, ErrorBox, Loading, PageTitle, Pager } from '../components/ui';
 import { UsersDocument } from '../lib/queries';
 import { formatTime, humanEnum } from '../lib/format';
+import { useSettle } from '../lib/useSettle';
 
 const CreateUserDocument = graphql(`
   mutation CreateUser($email: String!, $displayName: String!, $roles: [RoleName!]!) {
@@ -20,6 +21,8 @@ const PAGE_SIZE = 50;
 export function UsersPage() {
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [{ data, error, fetching }, refetch] = useQuery({ query: UsersDocument, variables: { first: PAGE_SIZE, after: cursors[cursors.length - 1] } });
+  // Users are a read model: a change shows once the projector has applied it.
+  const settle = useSettle(useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]));
   const [created, createUser] = useMutation(CreateUserDocument);
   const [deactivated, deactivate] = useMutation(DeactivateDocument);
   const [reactivated, reactivate] = useMutation(ReactivateDocument);
@@ -34,7 +37,7 @@ export function UsersPage() {
     if (result.data) {
       setCreatedFor(email);
       setEmail(''); setDisplayName('');
-      refetch({ requestPolicy: 'network-only' });
+      settle();
     }
   };
   const password = created.data?.createUser.oneTimePassword;
@@ -70,8 +73,8 @@ export function UsersPage() {
               <td className="space-x-1">{user.roles.map((role) => <Badge key={role}>{humanEnum(role)}</Badge>)}</td>
               <td>{user.twoFactorEnabled ? 'on' : 'off'}</td><td>{formatTime(user.createdAt)}</td>
               <td>{user.active
-                ? <button className="btn" onClick={() => deactivate({ userId: user.id }).then(() => refetch({ requestPolicy: 'network-only' }))}>Deactivate</button>
-                : <button className="btn" onClick={() => reactivate({ userId: user.id }).then(() => refetch({ requestPolicy: 'network-only' }))}>Reactivate</button>}</td>
+                ? <button className="btn" onClick={() => deactivate({ userId: user.id }).then(settle)}>Deactivate</button>
+                : <button className="btn" onClick={() => reactivate({ userId: user.id }).then(settle)}>Reactivate</button>}</td>
             </tr>
           ))}</tbody>
         </table>
