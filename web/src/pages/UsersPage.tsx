@@ -1,7 +1,9 @@
 import { useCallback, useState, type FormEvent } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../generated';
-import { Badge, ErrorBox, Loading, PageTitle, Pager } from '../components/ui';
+import { ErrorBox, Loading, PageTitle, Pager } from '../components/ui';
+import { ROLES, UserRoles, type RoleName } from '../components/UserRoles';
+import { hasRole, useSession } from '../lib/session';
 import { UsersDocument } from '../lib/queries';
 import { formatTime, humanEnum } from '../lib/format';
 import { useSettle } from '../lib/useSettle';
@@ -13,9 +15,8 @@ const CreateUserDocument = graphql(`
 `);
 const DeactivateDocument = graphql(`mutation DeactivateUser($userId: UUID!) { deactivateUser(userId: $userId) }`);
 const ReactivateDocument = graphql(`mutation ReactivateUser($userId: UUID!) { reactivateUser(userId: $userId) }`);
-
-const ROLES = ['ADMIN', 'RED_LEAD', 'RED_TECH', 'BLUE_LEAD', 'BLUE_TECH', 'VIEWER'] as const;
-type RoleName = (typeof ROLES)[number];
+const GrantRoleDocument = graphql(`mutation GrantRole($userId: UUID!, $role: RoleName!) { grantRole(userId: $userId, role: $role) }`);
+const RevokeRoleDocument = graphql(`mutation RevokeRole($userId: UUID!, $role: RoleName!) { revokeRole(userId: $userId, role: $role) }`);
 const PAGE_SIZE = 50;
 
 export function UsersPage() {
@@ -26,6 +27,11 @@ export function UsersPage() {
   const [created, createUser] = useMutation(CreateUserDocument);
   const [deactivated, deactivate] = useMutation(DeactivateDocument);
   const [reactivated, reactivate] = useMutation(ReactivateDocument);
+  const [granted, grantRole] = useMutation(GrantRoleDocument);
+  const [revoked, revokeRole] = useMutation(RevokeRoleDocument);
+  // Granting and revoking need ManageUsers, which only admins hold (domain/src/access.rs).
+  const { me } = useSession();
+  const canManageRoles = !me.readOnly && hasRole(me, 'ADMIN');
   const [email, setEmail] = useState('');
   const [displayName, setDisplayName] = useState('');
   const [roles, setRoles] = useState<RoleName[]>(['VIEWER']);
@@ -56,7 +62,7 @@ export function UsersPage() {
         </fieldset>
         <button className="btn-primary" type="submit" disabled={created.fetching || roles.length === 0}>Create user</button>
       </form>
-      <ErrorBox error={created.error ?? deactivated.error ?? reactivated.error} />
+      <ErrorBox error={created.error ?? deactivated.error ?? reactivated.error ?? granted.error ?? revoked.error} />
       {password && createdFor && (
         <div className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm dark:border-amber-700 dark:bg-amber-950">
           One-time password for {createdFor} (shown once; they choose their own at first sign-in): <code data-testid="one-time-password">{password}</code>
@@ -70,7 +76,9 @@ export function UsersPage() {
           <tbody>{data.users.nodes.map((user) => (
             <tr key={user.id} className={user.active ? '' : 'opacity-60'}>
               <td>{user.email}</td><td>{user.displayName}</td>
-              <td className="space-x-1">{user.roles.map((role) => <Badge key={role}>{humanEnum(role)}</Badge>)}</td>
+              <td><UserRoles email={user.email} roles={user.roles} canManage={canManageRoles} busy={granted.fetching || revoked.fetching}
+                onGrant={(role: RoleName) => grantRole({ userId: user.id, role }).then(settle)}
+                onRevoke={(role: RoleName) => revokeRole({ userId: user.id, role }).then(settle)} /></td>
               <td>{user.twoFactorEnabled ? 'on' : 'off'}</td><td>{formatTime(user.createdAt)}</td>
               <td>{user.active
                 ? <button className="btn" onClick={() => deactivate({ userId: user.id }).then(settle)}>Deactivate</button>
