@@ -1,11 +1,12 @@
-import { useState } from 'react';
+import { useCallback, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
-import { useQuery } from 'urql';
+import { useMutation, useQuery } from 'urql';
 import { Bar, BarChart, CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { graphql } from '../generated';
 import { Badge, Empty, ErrorBox, Loading, PageTitle } from '../components/ui';
 import { formatTime, humanEnum, humanState } from '../lib/format';
-import { useSession } from '../lib/session';
+import { hasRole, useSession } from '../lib/session';
+import { useSettle } from '../lib/useSettle';
 
 const TREND_WEEKS = 26;
 const DOMAIN_KEY = 'aegis-dashboard-domain';
@@ -23,6 +24,10 @@ const DashboardDocument = graphql(`
   }
 `);
 
+const AcknowledgeIntelDocument = graphql(`
+  mutation AcknowledgeIntelItem($id: UUID!, $note: String) { acknowledgeIntelItem(id: $id, note: $note) { id acknowledgedAt note unchanged } }
+`);
+
 export function Dashboard() {
   const { me } = useSession();
   // Fixed when the page opens, so that re-rendering does not make a new query each time.
@@ -34,7 +39,11 @@ export function Dashboard() {
     localStorage.setItem(DOMAIN_KEY, next);
     setDomain(next);
   };
-  const [{ data, error, fetching }] = useQuery({ query: DashboardDocument, variables: { domain, from: from.toISOString(), now, me: me.id } });
+  const [{ data, error, fetching }, refetch] = useQuery({ query: DashboardDocument, variables: { domain, from: from.toISOString(), now, me: me.id } });
+  // Open intel items are a read model: an acknowledged one leaves the list once it is projected.
+  const settle = useSettle(useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]));
+  // AcknowledgeIntel: red and blue leads (and admins), never through a read-only token.
+  const canAcknowledge = !me.readOnly && hasRole(me, 'RED_LEAD', 'BLUE_LEAD');
   if (fetching && !data) return <Loading what="the dashboard" />;
   if (!data) return <ErrorBox error={error} />;
   const latest = data.now[0];
@@ -105,12 +114,52 @@ export function Dashboard() {
           <h2 className="mb-2 font-semibold">Open intel items</h2>
           {data.intelItems.nodes.length === 0 ? <Empty>No open intel items.</Empty> : (
             <ul className="space-y-1 text-sm">{data.intelItems.nodes.map((item) => (
-              <li key={item.id}><Badge tone="amber">{humanEnum(item.kind)}</Badge> {item.title} <span className="text-xs text-slate-500">{formatTime(item.raisedAt)}</span></li>
+              <IntelRow key={item.id} item={item} canAcknowledge={canAcknowledge} onAcknowledged={settle} />
             ))}</ul>
           )}
         </section>
       </div>
     </div>
+  );
+}
+
+/// An open intel item and, for a lead, "Acknowledge" with an optional note on what was done about it.
+function IntelRow({ item, canAcknowledge, onAcknowledged }: {
+  item: { id: string; kind: string; title: string; raisedAt: string };
+  canAcknowledge: boolean;
+  onAcknowledged: () => void;
+}) {
+  const [open, setOpen] = useState(false);
+  const [note, setNote] = useState('');
+  const [acknowledged, acknowledge] = useMutation(AcknowledgeIntelDocument);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const result = await acknowledge({ id: item.id, note: note.trim() || null });
+    if (result.data) {
+      setOpen(false);
+      onAcknowledged();
+    }
+  };
+  const done = acknowledged.data?.acknowledgeIntelItem;
+  return (
+    <li className="space-y-1">
+      <div>
+        <Badge tone="amber">{humanEnum(item.kind)}</Badge> {item.title} <span className="text-xs text-slate-500">{formatTime(item.raisedAt)}</span>
+        {canAcknowledge && !open && !done && (
+          <button type="button" className="btn ml-2 py-0 text-xs" aria-label={`Acknowledge ${item.title}`} onClick={() => setOpen(true)}>Acknowledge</button>
+        )}
+        {done && <span className="ml-2 text-xs text-green-700 dark:text-green-400">acknowledged {formatTime(done.acknowledgedAt)}</span>}
+      </div>
+      {open && (
+        <form className="flex flex-wrap items-end gap-2" aria-label={`Acknowledge ${item.title}`} onSubmit={submit}>
+          <div className="grow"><label className="label" htmlFor={`intel-note-${item.id}`}>What was done (optional)</label>
+            <input id={`intel-note-${item.id}`} className="input w-full" value={note} onChange={(event) => setNote(event.target.value)} /></div>
+          <button className="btn-primary" type="submit" disabled={acknowledged.fetching}>Record acknowledgement</button>
+          <button className="btn" type="button" onClick={() => setOpen(false)}>Cancel</button>
+        </form>
+      )}
+      <ErrorBox error={acknowledged.error} />
+    </li>
   );
 }
 
