@@ -14,12 +14,15 @@ export interface HeatmapGridProps {
   overlay?: Map<string, CellOverlay>;
   overlayKind?: 'diff' | 'rescore';
   selected?: string | null;
+  /// A saved layer shown over the heatmap: its techniques are outlined (the colour stays the coverage's),
+  /// each with what the layer says about it.
+  marked?: Map<string, string>;
   onSelect: (techniqueId: string) => void;
 }
 
 /// Tactic columns × technique cells. Each cell is a button (Tab and Enter reach every one); a technique
 /// with sub-techniques has its own expand button beside it.
-export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, onSelect }: HeatmapGridProps) {
+export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, marked, onSelect }: HeatmapGridProps) {
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const toggle = (id: string) =>
     setExpanded((current) => {
@@ -59,7 +62,8 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, onS
       : overlayKind === 'rescore'
         ? `${cell.score ?? '–'}→${extra?.rescored ?? '–'}`
         : cell.score ?? undefined;
-    const label = `${cell.techniqueId} ${cell.name}: ${cell.score === null || cell.score === undefined ? 'untested' : `score ${cell.score}`}${cell.stale ? ', stale' : ''}${extra?.change ? `, ${extra.change.toLowerCase()}` : ''}`;
+    const layerNote = marked?.get(cell.techniqueId);
+    const label = `${cell.techniqueId} ${cell.name}: ${cell.score === null || cell.score === undefined ? 'untested' : `score ${cell.score}`}${cell.stale ? ', stale' : ''}${extra?.change ? `, ${extra.change.toLowerCase()}` : ''}${layerNote !== undefined ? `, in the saved layer${layerNote ? ` (${layerNote})` : ''}` : ''}`;
     return (
       <button
         type="button"
@@ -68,11 +72,12 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, onS
         data-column-index={columnIndexOf.get(column)}
         data-row-index={rowIndexOf.get(`${column}/${cell.techniqueId}`)}
         data-score={cell.score ?? ''}
+        data-in-layer={layerNote !== undefined || undefined}
         aria-label={label}
         aria-pressed={selected === cell.techniqueId}
         title={label}
         onClick={() => onSelect(cell.techniqueId)}
-        className={`heatmap-cell flex w-full items-center justify-between gap-1 rounded px-1.5 py-1 text-left text-[11px] leading-tight ${sub ? 'ml-2 w-[calc(100%-0.5rem)]' : ''} ${colour ? '' : 'bg-slate-200 dark:bg-slate-700'} ${selected === cell.techniqueId ? 'ring-2 ring-violet-600' : ''} ${cell.stale ? 'opacity-70' : ''}`}
+        className={`heatmap-cell flex w-full items-center justify-between gap-1 rounded px-1.5 py-1 text-left text-[11px] leading-tight ${sub ? 'ml-2 w-[calc(100%-0.5rem)]' : ''} ${colour ? '' : 'bg-slate-200 dark:bg-slate-700'} ${selected === cell.techniqueId ? 'ring-2 ring-violet-600' : layerNote !== undefined ? 'outline-2 outline-offset-1 outline-dashed outline-sky-600' : ''} ${cell.stale ? 'opacity-70' : ''}`}
         style={colour ? { backgroundColor: colour, color: textOn(colour) } : undefined}
       >
         <span className="truncate"><span className="font-semibold">{cell.techniqueId}</span> {cell.name}</span>

@@ -6,6 +6,7 @@ import { ErrorBox, Loading, PageTitle, download } from '../components/ui';
 import { HeatmapGrid, type CellOverlay } from '../components/HeatmapGrid';
 import { HeatmapFilters, settingsFromParams, settingsToParams, type HeatmapSettings } from '../components/HeatmapFilters';
 import { TechniqueDrawer } from '../components/TechniqueDrawer';
+import { SavedLayersDocument, SavedLayersPanel } from '../components/SavedLayersPanel';
 import { cellColour, filterColumns, heatmapSvg, legend, UNTESTED, type Change, type Column } from '../lib/heatmap';
 import { describeError } from '../lib/errors';
 import { formatTime } from '../lib/format';
@@ -68,7 +69,14 @@ const PLATFORMS: Record<HeatmapSettings['domain'], string[]> = {
 export function HeatmapPage() {
   const [params, setParams] = useSearchParams();
   const settings = settingsFromParams(params);
-  const setSettings = (next: HeatmapSettings) => setParams(settingsToParams(next), { replace: true });
+  // The saved layer shown over the grid is in the URL too, beside the settings.
+  const layerId = params.get('layer');
+  const withLayer = (next: URLSearchParams, id: string | null) => {
+    if (id) next.set('layer', id);
+    return next;
+  };
+  const setSettings = (next: HeatmapSettings) => setParams(withLayer(settingsToParams(next), layerId), { replace: true });
+  const showLayer = (id: string | null) => setParams(withLayer(settingsToParams(settings), id), { replace: true });
   const [selected, setSelected] = useState<string | null>(null);
   const [exportError, setExportError] = useState<string | null>(null);
   const client = useClient();
@@ -92,6 +100,28 @@ export function HeatmapPage() {
     variables: { domain: settings.domain, from: settings.diffFrom, to: asOf, filter },
     pause: !settings.diffFrom,
   });
+
+  // Shares the panel's query (same document, same variables), so this costs no second request.
+  const [{ data: layers }] = useQuery({ query: SavedLayersDocument, pause: !layerId });
+  const shownLayer = layers?.savedLayers.find((layer) => layer.id === layerId) ?? null;
+  const marked = useMemo(() => {
+    if (!shownLayer) return undefined;
+    return new Map(shownLayer.annotations.map((annotation) => [
+      annotation.techniqueId,
+      [annotation.score !== null && annotation.score !== undefined ? `layer score ${annotation.score}` : '', annotation.comment ?? ''].filter(Boolean).join(', '),
+    ]));
+  }, [shownLayer]);
+  const markedOnGrid = useMemo(() => {
+    if (!marked) return 0;
+    let count = 0;
+    for (const column of data?.heatmap.columns ?? []) {
+      for (const cell of column.cells) {
+        if (marked.has(cell.techniqueId)) count++;
+        for (const sub of cell.subTechniques ?? []) if (marked.has(sub.techniqueId)) count++;
+      }
+    }
+    return count;
+  }, [marked, data]);
 
   const overlayKind = settings.diffFrom ? 'diff' : settings.policyId ? 'rescore' : undefined;
   const overlay = useMemo(() => {
@@ -142,6 +172,7 @@ export function HeatmapPage() {
           policies={(choices?.scoringPolicies ?? []).filter((policy) => !policy.retired)}
           platforms={PLATFORMS[settings.domain]}
         />
+        <SavedLayersPanel domain={settings.domain} shownId={layerId} onShow={showLayer} />
         <ErrorBox message={exportError} />
         <ErrorBox error={rescoreError ?? diffError} />
         {data && (
@@ -151,6 +182,7 @@ export function HeatmapPage() {
               {data.heatmap.policy.policyId ? ` (policy version ${data.heatmap.policy.version})` : ' (default scoring)'}
             </span>
             {overlayKind === 'rescore' && rescore && <span>Cells show in force → re-scored.</span>}
+            {shownLayer && <span data-testid="layer-summary">Outlined: the {shownLayer.annotations.length} techniques of the saved layer “{shownLayer.name}” ({markedOnGrid} cells on this heatmap; a technique in several tactics counts once per tactic).</span>}
             {overlayKind === 'diff' && diff && <span data-testid="diff-count">{diff.coverageDiff.length} techniques changed since {formatTime(settings.diffFrom)}.</span>}
             <ul className="flex flex-wrap items-center gap-2" aria-label="Legend">
               {legend(overlayKind === 'diff' ? 'diff' : overlayKind === 'rescore' ? 'score' : settings.colour).map((item) => (
@@ -167,7 +199,7 @@ export function HeatmapPage() {
         {data && data.heatmap.columns.length === 0 && (
           <div className="card text-sm">No ATT&CK {settings.domain.toLowerCase()} catalog is loaded at this moment. An admin imports it with <code>aegis import attack</code> or from Admin → Imports.</div>
         )}
-        {data && <HeatmapGrid columns={columns} mode={settings.colour} overlay={overlay} overlayKind={overlayKind} selected={selected} onSelect={setSelected} />}
+        {data && <HeatmapGrid columns={columns} mode={settings.colour} overlay={overlay} overlayKind={overlayKind} selected={selected} marked={marked} onSelect={setSelected} />}
       </div>
       {selected && (
         <TechniqueDrawer
