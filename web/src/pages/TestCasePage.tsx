@@ -5,6 +5,8 @@ import type { AnyVariables, TypedDocumentNode } from 'urql';
 import { Badge, ErrorBox, Loading, PageTitle } from '../components/ui';
 import { WorkflowButtons, type ReasonStep, type SimpleStep } from '../components/WorkflowButtons';
 import { EvidencePanel } from '../components/EvidencePanel';
+import { PlanEditForm } from '../components/PlanEditForm';
+import { graphql } from '../generated';
 import { AssignableUsersDocument, TestCaseDocument, TestCaseLiveDocument } from '../lib/testCaseQueries';
 import * as M from '../lib/workflowMutations';
 import { allowedActions, type Role } from '../lib/workflow';
@@ -27,6 +29,10 @@ const SIMPLE_DOCUMENTS: Record<SimpleStep, TypedDocumentNode<unknown, { id: stri
 const OUTCOMES = ['BLOCKED', 'ALERTED', 'LOGGED', 'NOT_DETECTED', 'NOT_APPLICABLE'] as const;
 const SEVERITIES = ['INFO', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 
+const EditPlanDocument = graphql(`
+  mutation EditTestCasePlan($id: UUID!, $plan: PlanInput!) { editTestCasePlan(id: $id, plan: $plan) { id } }
+`);
+
 export function TestCasePage() {
   const { id = '' } = useParams();
   const { me } = useSession();
@@ -38,6 +44,7 @@ export function TestCasePage() {
     return next;
   });
   const [busy, setBusy] = useState(false);
+  const [editingPlan, setEditingPlan] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
   // The query result is normalised: subscription pushes and refetches both update it, so it is the freshest.
   const test = data?.testCase ?? live?.testCaseChanged;
@@ -104,7 +111,14 @@ export function TestCasePage() {
       </section>
       <div className="grid gap-4 lg:grid-cols-2">
         <section className="card border-t-4 border-t-red-500" aria-label="Red team">
-          <h2 className="text-lg font-semibold text-red-700 dark:text-red-300">Red</h2>
+          <h2 className="text-lg font-semibold text-red-700 dark:text-red-300">Red
+            {allowed.has('editPlan') && !test.redacted && !editingPlan && (
+              <button type="button" className="btn ml-2 py-0 text-xs font-normal" onClick={() => setEditingPlan(true)}>Edit plan</button>
+            )}
+          </h2>
+          {editingPlan && allowed.has('editPlan') && !test.redacted && (
+            <PlanEditForm plan={test} busy={busy} onSave={(plan) => run(EditPlanDocument, { id, plan })} onCancel={() => setEditingPlan(false)} />
+          )}
           {test.redacted ? <p className="text-sm text-slate-500">Blind test: red's details are hidden until red reveals it.</p> : (
             <dl className="text-sm">
               <dt className="label mt-2">Objective</dt><dd className="whitespace-pre-line">{test.objective || '—'}</dd>

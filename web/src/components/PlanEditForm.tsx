@@ -1,0 +1,76 @@
+import { useState, type FormEvent } from 'react';
+import type { PlanInput, ProcedureKind } from '../generated/graphql';
+
+const PROCEDURE_KINDS: readonly ProcedureKind[] = ['ATOMIC_TEST', 'CALDERA_ABILITY', 'LOLBAS', 'GTFOBINS', 'MANUAL'];
+
+/// The plan as the test case shows it, which is what `editTestCasePlan` replaces as a whole.
+export interface ShownPlan {
+  title: string;
+  objective?: string | null;
+  technique: string;
+  /// Null when redacted (a blind test seen by blue), which never reaches this form.
+  procedure?: string | null;
+  steps?: string | null;
+  platforms?: readonly string[] | null;
+  targets?: readonly string[] | null;
+  tags?: readonly string[] | null;
+  blind: boolean;
+}
+
+/// The read side's `procedure` text (`MANUAL`, `ATOMIC_TEST:<guid>`, …) back as the input it came from, so
+/// an edit keeps the procedure; null for a text this client does not know (then it does not offer editing).
+export function procedureInputOf(text: string): PlanInput['procedure'] | null {
+  const [kind, ...rest] = text.split(':');
+  if (!PROCEDURE_KINDS.includes(kind as ProcedureKind)) return null;
+  const reference = rest.join(':');
+  if (kind === 'MANUAL') return reference ? null : { kind: 'MANUAL' };
+  return reference ? { kind: kind as ProcedureKind, reference } : null;
+}
+
+const splitList = (text: string) => text.split(',').map((item) => item.trim()).filter(Boolean);
+
+/// Edits a plan before execution (leads; `allowedActions` says when). The procedure stays as planned; every
+/// other field is the form's, sent whole.
+export function PlanEditForm({ plan, busy, onSave, onCancel }: {
+  plan: ShownPlan;
+  busy: boolean;
+  onSave: (plan: PlanInput) => Promise<boolean>;
+  onCancel: () => void;
+}) {
+  const procedure = procedureInputOf(plan.procedure ?? '');
+  const [title, setTitle] = useState(plan.title);
+  const [objective, setObjective] = useState(plan.objective ?? '');
+  const [technique, setTechnique] = useState(plan.technique);
+  const [steps, setSteps] = useState(plan.steps ?? '');
+  const [platforms, setPlatforms] = useState((plan.platforms ?? []).join(', '));
+  const [targets, setTargets] = useState((plan.targets ?? []).join(', '));
+  const [tags, setTags] = useState((plan.tags ?? []).join(', '));
+  const [blind, setBlind] = useState(plan.blind);
+  if (!procedure) return <p className="text-sm text-slate-500">This plan's procedure ({plan.procedure}) is not one this page can keep, so it cannot be edited here.</p>;
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const saved = await onSave({
+      title, objective, technique, procedure, steps,
+      platforms: splitList(platforms), targets: splitList(targets), tags: splitList(tags), blind,
+    });
+    if (saved) onCancel();
+  };
+  const validTechnique = /^T\d{4}(\.\d{3})?$/.test(technique);
+  return (
+    <form className="mt-2 space-y-2 text-sm" aria-label="Edit plan" onSubmit={submit}>
+      <div><label className="label" htmlFor="edit-title">Title</label><input id="edit-title" className="input w-full" required value={title} onChange={(e) => setTitle(e.target.value)} /></div>
+      <div><label className="label" htmlFor="edit-technique">ATT&CK technique</label><input id="edit-technique" className="input" required value={technique} onChange={(e) => setTechnique(e.target.value.trim().toUpperCase())} /></div>
+      <div><label className="label" htmlFor="edit-objective">Objective</label><textarea id="edit-objective" className="input w-full" rows={2} value={objective} onChange={(e) => setObjective(e.target.value)} /></div>
+      <div><label className="label" htmlFor="edit-steps">Steps</label><textarea id="edit-steps" className="input w-full" rows={4} required value={steps} onChange={(e) => setSteps(e.target.value)} /></div>
+      <div><label className="label" htmlFor="edit-platforms">Platforms (comma-separated)</label><input id="edit-platforms" className="input w-full" value={platforms} onChange={(e) => setPlatforms(e.target.value)} /></div>
+      <div><label className="label" htmlFor="edit-targets">Targets (comma-separated)</label><input id="edit-targets" className="input w-full" value={targets} onChange={(e) => setTargets(e.target.value)} /></div>
+      <div><label className="label" htmlFor="edit-tags">Tags (comma-separated)</label><input id="edit-tags" className="input w-full" value={tags} onChange={(e) => setTags(e.target.value)} /></div>
+      <label className="flex items-center gap-2"><input type="checkbox" checked={blind} onChange={(e) => setBlind(e.target.checked)} /> Blind test</label>
+      <p className="text-xs text-slate-500">Procedure: {plan.procedure} (kept).</p>
+      <div className="flex gap-2">
+        <button className="btn-primary" type="submit" disabled={busy || !validTechnique}>Save plan</button>
+        <button className="btn" type="button" onClick={onCancel}>Cancel</button>
+      </div>
+    </form>
+  );
+}
