@@ -43,6 +43,10 @@ pub enum Authentication {
     Anonymous,
     /// A token was presented but is not (or no longer) good; the reason is safe to show.
     Rejected(&'static str),
+    /// A token was presented but could not be checked now (the database did not answer, or verification ran
+    /// out of time on a busy machine). Nothing is granted, as to an anonymous caller, but the caller is told
+    /// to try again rather than to sign in again: the token may well be good. The reason is safe to show.
+    Unverified(&'static str),
     SignedIn(Principal),
 }
 
@@ -53,14 +57,14 @@ impl Authentication {
                 roles: principal.roles.clone(),
                 read_only: principal.read_only,
             },
-            Self::Anonymous | Self::Rejected(_) => Caller::Anonymous,
+            Self::Anonymous | Self::Rejected(_) | Self::Unverified(_) => Caller::Anonymous,
         }
     }
 
     pub fn principal(&self) -> Option<&Principal> {
         match self {
             Self::SignedIn(principal) => Some(principal),
-            Self::Anonymous | Self::Rejected(_) => None,
+            Self::Anonymous | Self::Rejected(_) | Self::Unverified(_) => None,
         }
     }
 }
@@ -123,13 +127,20 @@ impl Authenticator {
         let verified = match self.keys.verify(token, SystemTime::now()) {
             Ok(verified) => verified,
             Err(TokenError::Refused) => return Authentication::Rejected("the token has expired"),
-            Err(_) => return Authentication::Rejected("the token is not valid"),
+            Err(TokenError::TimedOut) => {
+                tracing::warn!("verifying a token ran out of time; the server is overloaded");
+                metrics::counter!("aegis_token_verification_timeouts_total").increment(1);
+                return Authentication::Unverified("the token could not be checked in time");
+            }
+            Err(TokenError::Invalid | TokenError::Build(_)) => {
+                return Authentication::Rejected("the token is not valid");
+            }
         };
         let grant = match self.grant(&verified.revocation_ids).await {
             Ok(grant) => grant,
             Err(error) => {
                 tracing::error!(%error, "cannot look up a token's grant");
-                return Authentication::Rejected("the token cannot be checked right now");
+                return Authentication::Unverified("the token cannot be checked right now");
             }
         };
         metrics::histogram!("aegis_token_verification_seconds")

@@ -216,16 +216,29 @@ pub enum TokenError {
     /// Its checks fail now (expired), whatever the operation.
     #[error("the token has expired or does not allow this")]
     Refused,
+    /// Checking it took longer than [`LIMITS`] allow. That says nothing about the token, only that this
+    /// process was too busy to finish (the fact and iteration limits catch a token that makes work on
+    /// purpose), so the caller is told to try again: neither read-only nor expired nor invalid.
+    #[error("the token could not be checked in time")]
+    TimedOut,
     #[error("cannot build the token: {0}")]
     Build(String),
 }
 
-/// Datalog evaluation is bounded: a hostile token cannot make verification expensive. Debug builds are slow,
-/// hence the generous time limit.
+/// Datalog evaluation is bounded: a hostile token cannot make verification expensive.
+///
+/// The fact and iteration limits are what bound a token that makes work on purpose (a holder may append
+/// rules): they count what evaluation produces, so they give the same answer on an idle and on an overloaded
+/// machine, and a token that exceeds them is invalid. The time limit is a backstop, looked at between
+/// iterations, and it measures wall-clock time, which includes every moment the thread waits for a core: with
+/// 50 ms, two overloaded cores timed out ordinary sessions although evaluating one takes about 0.2 ms even in
+/// a debug build. One second leaves that headroom while still ending a long run of iterations; when it is hit
+/// anyway the request is answered as unavailable ([`TokenError::TimedOut`]), never by guessing what the token
+/// allows.
 const LIMITS: AuthorizerLimits = AuthorizerLimits {
     max_facts: 256,
     max_iterations: 64,
-    max_time: Duration::from_millis(50),
+    max_time: Duration::from_secs(1),
 };
 
 impl SigningKeys {
@@ -267,10 +280,24 @@ impl SigningKeys {
 
     /// Checks the signature and the token's own checks at `now`; finds out whether it may write.
     pub fn verify(&self, value: &str, now: SystemTime) -> Result<VerifiedToken, TokenError> {
+        self.verify_within(value, now, &LIMITS)
+    }
+
+    /// [`Self::verify`] under the given evaluation limits (tests use tiny ones).
+    fn verify_within(
+        &self,
+        value: &str,
+        now: SystemTime,
+        limits: &AuthorizerLimits,
+    ) -> Result<VerifiedToken, TokenError> {
         let token = Biscuit::from_base64(value.trim(), self).map_err(|_| TokenError::Invalid)?;
-        let (ids, read_only) = match authorize(&token, Access::Write, now) {
+        // Only checks that ran to the end and refused writing make a token read-only. Any other failure of
+        // the write run (out of time, over the limits, malformed) is the answer itself: downgrading on it
+        // would turn a busy server into sessions that suddenly cannot write.
+        let (ids, read_only) = match authorize(&token, Access::Write, now, limits) {
             Ok(ids) => (ids, false),
-            Err(_) => (authorize(&token, Access::Read, now)?, true),
+            Err(TokenError::Refused) => (authorize(&token, Access::Read, now, limits)?, true),
+            Err(error) => return Err(error),
         };
         let parse = |text: &str| Uuid::parse_str(text).map_err(|_| TokenError::Invalid);
         Ok(VerifiedToken {
@@ -287,6 +314,7 @@ fn authorize(
     token: &Biscuit,
     access: Access,
     now: SystemTime,
+    limits: &AuthorizerLimits,
 ) -> Result<(String, String), TokenError> {
     let operation = match access {
         Access::Read => "read",
@@ -303,14 +331,33 @@ fn authorize(
             HashMap::new(),
         )
         .map_err(|error| TokenError::Build(error.to_string()))?
-        .set_limits(LIMITS)
+        .set_limits(limits.clone())
         .build(token)
-        .map_err(|_| TokenError::Invalid)?;
-    authorizer.authorize().map_err(|_| TokenError::Refused)?;
+        .map_err(|error| token_error(&error))?;
+    authorizer
+        .authorize()
+        .map_err(|error| token_error(&error))?;
     // Queries see only the authority block and the authorizer: an appended block cannot claim another user.
+    // The query shares the run's time budget, so it can run out of time too.
     authorizer
         .query_exactly_one("identity($user, $token) <- user($user), token($token)")
-        .map_err(|_| TokenError::Invalid)
+        .map_err(|error| token_error(&error))
+}
+
+/// What an authorizer error says about the token. Only checks or policies that were evaluated and failed are
+/// a refusal (which, for the write run, means read-only). Running out of time is the server's condition, not
+/// the token's. Everything else (too many facts or iterations from rules a holder appended, an expression that
+/// fails, a rule that cannot be evaluated, not exactly one identity) is the token's own doing, the same on every
+/// attempt, and makes it invalid.
+fn token_error(error: &biscuit_auth::error::Token) -> TokenError {
+    use biscuit_auth::error::{Logic, RunLimit, Token};
+    match error {
+        Token::FailedLogic(Logic::Unauthorized { .. } | Logic::NoMatchingPolicy { .. }) => {
+            TokenError::Refused
+        }
+        Token::RunLimit(RunLimit::Timeout) => TokenError::TimedOut,
+        _ => TokenError::Invalid,
+    }
 }
 
 #[cfg(test)]
@@ -404,6 +451,53 @@ mod tests {
                 .user_id,
             Uuid::from_u128(1)
         );
+    }
+
+    #[test]
+    fn running_out_of_time_is_neither_read_only_nor_a_refusal() {
+        // A wall-clock limit that has passed before evaluation starts: what a descheduled thread on an
+        // overloaded machine sees. The token is good; only the server was slow.
+        let no_time = AuthorizerLimits {
+            max_time: Duration::ZERO,
+            ..LIMITS
+        };
+        let keys = SigningKeys::ephemeral();
+        for read_only in [false, true] {
+            let minted = keys.mint(&claims(read_only)).unwrap();
+            assert!(matches!(
+                keys.verify_within(&minted.value, at("2026-11-28T10:00:00Z"), &no_time),
+                Err(TokenError::TimedOut)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_write_check_over_the_limits_does_not_make_a_token_read_only() {
+        // The holder appends rules that only generate work when the operation is a write: a chain one fact
+        // longer per iteration, longer than the iteration limit. Reading stays cheap.
+        let keys = SigningKeys::ephemeral();
+        let full = keys.mint(&claims(false)).unwrap();
+        let links = (0..100)
+            .map(|step| format!("next({step}, {});", step + 1))
+            .collect::<Vec<_>>()
+            .concat();
+        let costly = Biscuit::from_base64(&full.value, &keys)
+            .unwrap()
+            .append(
+                BlockBuilder::new()
+                    .code(format!(
+                        "{links} reached(0); \
+                         reached($to) <- reached($from), next($from, $to), operation(\"write\");"
+                    ))
+                    .unwrap(),
+            )
+            .unwrap()
+            .to_base64()
+            .unwrap();
+        assert!(matches!(
+            keys.verify(&costly, at("2026-11-28T10:00:00Z")),
+            Err(TokenError::Invalid)
+        ));
     }
 
     #[test]

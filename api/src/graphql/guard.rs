@@ -227,12 +227,16 @@ pub fn check(
             "{type_name}.{field} has no access rule"
         )));
     };
-    let rejected = match authentication {
-        Authentication::Rejected(reason) => Some(*reason),
-        _ => None,
-    };
-    authorize(&authentication.caller(), operation)
-        .map_err(|denied| ApiError::denied(denied, rejected))?;
+    authorize(&authentication.caller(), operation).map_err(|denied| match authentication {
+        // Unverified callers are anonymous to the rules, but "sign in again" would be wrong: the token may be
+        // good and asking again may work.
+        Authentication::Unverified(reason) => ApiError::Unavailable {
+            message: format!("{reason}; try again"),
+            cause: (*reason).into(),
+        },
+        Authentication::Rejected(reason) => ApiError::denied(denied, Some(reason)),
+        Authentication::Anonymous | Authentication::SignedIn(_) => ApiError::denied(denied, None),
+    })?;
     // What anyone may do (signing in) is never held back by the signed-in caller's pending duties.
     let Some(principal) = authentication
         .principal()
@@ -392,5 +396,27 @@ async fn record_denial(
             .identity
             .record_access_denied(*origin, principal, &operation)
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_token_that_cannot_be_checked_now_is_unavailable_not_signed_out() {
+        let unverified = Authentication::Unverified("the token could not be checked in time");
+        assert_eq!(
+            check(&unverified, "Query", "me").unwrap_err().code(),
+            "UNAVAILABLE"
+        );
+        // Nothing is granted meanwhile, but what anyone may do stays possible.
+        assert!(check(&unverified, "Mutation", "login").is_ok());
+        let rejected = Authentication::Rejected("the token has expired");
+        assert_eq!(
+            check(&rejected, "Query", "me").unwrap_err().code(),
+            "UNAUTHENTICATED"
+        );
     }
 }
