@@ -19,7 +19,7 @@ use domain::test_case::{
     TestCaseEvent, Text, Title, ToolName,
 };
 use projections::coverage::{self, ResultFilter};
-use projections::heatmap::{self, Heatmap, HeatmapQuery};
+use projections::heatmap::{self, Heatmap, HeatmapCache, HeatmapQuery};
 use serde_json::json;
 use sqlx::PgPool;
 use support::{BLUE_LEAD, BLUE_TECH, Log, RED_LEAD, RED_TECH, id, projector};
@@ -310,13 +310,19 @@ fn shown(heatmap: &Heatmap) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The scripted workload, in time order; the live heatmap is captured at each checkpoint day.
+/// The scripted workload, in time order; the live heatmap is captured at each checkpoint day, and the heatmap
+/// through one cache kept all along must show the same.
 async fn workload(pool: &PgPool, log: &mut Log) -> Vec<(DateTime<Utc>, BTreeMap<String, String>)> {
     let projector = projector(pool, 3);
+    let cache = HeatmapCache::default();
     let mut captured = Vec::new();
     let capture = async |at: DateTime<Utc>, captured: &mut Vec<_>| {
         projector.catch_up().await.unwrap();
         let live = heatmap::heatmap(pool, &query(None, at)).await.unwrap();
+        let kept = heatmap::heatmap_cached(pool, &cache, &query(None, at))
+            .await
+            .unwrap();
+        assert_eq!(shown(&kept), shown(&live), "through the cache at {at}");
         captured.push((at, shown(&live)));
     };
     let settings = PolicySettings::parse(PolicySettingsDraft {
@@ -438,6 +444,42 @@ async fn the_heatmap_as_of_a_moment_equals_the_live_one_captured_then(pool: PgPo
         .map(|(_, shown)| &shown["T1003.001"])
         .collect();
     assert_ne!(scores[0], scores[3]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn kept_heatmap_inputs_are_read_again_when_the_catalog_changes(pool: PgPool) {
+    seed_catalog(&pool).await;
+    let cache = HeatmapCache::default();
+    let cached = async || {
+        heatmap::heatmap_cached(&pool, &cache, &query(None, day(400)))
+            .await
+            .unwrap()
+    };
+    let before = cached().await;
+    assert!(before.cells().contains_key("T1003"));
+    assert!(!before.cells().contains_key("T1999"));
+    // A later import brings a new technique: the catalog changes without a single event.
+    sqlx::query(
+        "INSERT INTO catalog_records (kind, scope, id, version, name, status, techniques, details, digest,
+                                      source, run_id, valid_from)
+         VALUES ('technique', $1, 'T1999', 1, 'New Technique', 'active', '{}',
+                 '{\"tactics\": [\"execution\"]}', 'x', 'fixture', $2, '2020-01-01')",
+    )
+    .bind(SCOPE)
+    .bind(Uuid::from_u128(7))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let after = cached().await;
+    assert!(after.cells().contains_key("T1999"));
+    assert_eq!(
+        shown(&after),
+        shown(
+            &heatmap::heatmap(&pool, &query(None, day(400)))
+                .await
+                .unwrap()
+        )
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
