@@ -2,7 +2,8 @@
 //! security headers, CORS for the configured origins only, and the CSRF guard (OWASP ASVS L2, the OWASP
 //! GraphQL cheat sheet).
 //!
-//! - **Headers.** Every response carries a strict `Content-Security-Policy` (no inline script), `nosniff`,
+//! - **Headers.** Every response carries a strict `Content-Security-Policy` (no inline script; with evidence in
+//!   S3, the bucket's origin in `connect-src` and nowhere else, for the browser's presigned uploads), `nosniff`,
 //!   `no-referrer`, `X-Frame-Options: DENY`, and HSTS when the public URL is `https://`. The one exception is
 //!   GraphiQL (`GET /graphql` answered with HTML): async-graphql's page loads React and GraphiQL from the
 //!   unpkg.com CDN and boots them with an inline script, so that page alone gets [`GRAPHIQL_CSP`], which
@@ -43,6 +44,10 @@ pub struct EdgeConfig {
     /// The URL users reach Aegis at. `https://` means it is served over TLS (a proxy may terminate it), which
     /// turns on HSTS and makes `https` the scheme of this site's own origin.
     pub public_url: Option<String>,
+    /// Where browsers upload evidence when it is kept in S3 (the bucket's origin, which presigned `PUT`s go
+    /// to): added to the CSP's `connect-src`, and nothing else is. `None` for the local-disk store, whose
+    /// URLs are this site's own.
+    pub evidence_upload_origin: Option<String>,
 }
 
 /// Why an [`EdgeConfig`] cannot be used as written.
@@ -55,6 +60,10 @@ pub enum EdgeConfigError {
     InvalidOrigin(String),
     #[error("public URL {0:?} must be an http:// or https:// URL with a host")]
     InvalidPublicUrl(String),
+    #[error(
+        "the evidence upload origin {0:?} is not an origin (scheme://host[:port], from the S3 endpoint)"
+    )]
+    InvalidUploadOrigin(String),
 }
 
 impl EdgeConfig {
@@ -71,6 +80,11 @@ impl EdgeConfig {
         {
             return Err(EdgeConfigError::InvalidPublicUrl(url.clone()));
         }
+        if let Some(origin) = &self.evidence_upload_origin
+            && normalise_origin(origin).is_none()
+        {
+            return Err(EdgeConfigError::InvalidUploadOrigin(origin.clone()));
+        }
         Ok(())
     }
 
@@ -84,6 +98,7 @@ impl EdgeConfig {
 }
 
 /// The policy of every response except GraphiQL's: nothing inline, nothing from elsewhere, never framed.
+/// With evidence in S3 the bucket's origin joins `connect-src` ([`strict_csp`]).
 pub const STRICT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'";
 
@@ -115,6 +130,21 @@ struct Edge {
     /// The public URL's origin, always this site's own.
     public_origin: Option<String>,
     tls: bool,
+    /// [`STRICT_CSP`], or [`strict_csp`] with the evidence bucket's origin.
+    csp: HeaderValue,
+}
+
+/// [`STRICT_CSP`] with `upload_origin` (an origin, already normalised) added to `connect-src` alone: the web
+/// app `PUT`s evidence to presigned URLs there. Nothing else may load from it.
+pub fn strict_csp(upload_origin: Option<&str>) -> String {
+    match upload_origin {
+        None => STRICT_CSP.to_owned(),
+        Some(origin) => STRICT_CSP.replacen(
+            "connect-src 'self';",
+            &format!("connect-src 'self' {origin};"),
+            1,
+        ),
+    }
 }
 
 impl Edge {
@@ -130,10 +160,24 @@ impl Edge {
                 normalised
             })
             .collect();
+        // Unparseable (which `validate` refuses) fails closed: the strict policy.
+        let upload_origin = config.evidence_upload_origin.as_deref().and_then(|origin| {
+            let normalised = normalise_origin(origin);
+            if normalised.is_none() {
+                tracing::error!(
+                    origin,
+                    "ignoring an evidence upload origin that is not an origin"
+                );
+            }
+            normalised
+        });
+        let csp = HeaderValue::from_str(&strict_csp(upload_origin.as_deref()))
+            .unwrap_or_else(|_| HeaderValue::from_static(STRICT_CSP));
         Self {
             allowed_origins,
             public_origin: config.public_url.as_deref().and_then(origin_of_url),
             tls: config.served_over_tls(),
+            csp,
         }
     }
 
@@ -273,16 +317,13 @@ async fn security_headers(State(edge): State<Arc<Edge>>, request: Request, next:
                 .starts_with("text/html")
         });
     let csp = if graphiql_request && html {
-        GRAPHIQL_CSP
+        HeaderValue::from_static(GRAPHIQL_CSP)
     } else {
-        STRICT_CSP
+        edge.csp.clone()
     };
     // Inserted, not defaulted: no handler can weaken them.
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -409,7 +450,7 @@ fn normalise_origin(text: &str) -> Option<String> {
 }
 
 /// The origin of a URL such as `https://aegis.example.org/app/`.
-fn origin_of_url(url: &str) -> Option<String> {
+pub fn origin_of_url(url: &str) -> Option<String> {
     let url = url.trim();
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -459,6 +500,14 @@ mod tests {
     }
 
     #[test]
+    fn the_upload_origin_joins_connect_src_only() {
+        assert_eq!(strict_csp(None), STRICT_CSP);
+        let csp = strict_csp(Some("https://aegis-evidence.s3.amazonaws.com"));
+        assert!(csp.contains("connect-src 'self' https://aegis-evidence.s3.amazonaws.com;"));
+        assert_eq!(csp.matches("amazonaws").count(), 1, "{csp}");
+    }
+
+    #[test]
     fn the_public_urls_origin_drops_its_path() {
         assert_eq!(
             origin_of_url("https://aegis.example.org/app/?x#y"),
@@ -475,6 +524,7 @@ mod tests {
                 "https://bad.example.org/".into(),
             ],
             public_url: None,
+            evidence_upload_origin: None,
         };
         assert_eq!(
             config.validate(),
@@ -485,6 +535,7 @@ mod tests {
         let config = EdgeConfig {
             allowed_origins: Vec::new(),
             public_url: Some("aegis.example.org".into()),
+            evidence_upload_origin: None,
         };
         assert_eq!(
             config.validate(),
@@ -495,7 +546,18 @@ mod tests {
         let config = EdgeConfig {
             allowed_origins: vec!["https://ok.example.org".into()],
             public_url: Some("https://aegis.example.org/".into()),
+            evidence_upload_origin: Some("http://127.0.0.1:9199".into()),
         };
         assert_eq!(config.validate(), Ok(()));
+        let config = EdgeConfig {
+            evidence_upload_origin: Some("http://127.0.0.1:9199/bucket".into()),
+            ..EdgeConfig::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err(EdgeConfigError::InvalidUploadOrigin(
+                "http://127.0.0.1:9199/bucket".into()
+            ))
+        );
     }
 }

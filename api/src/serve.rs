@@ -67,6 +67,20 @@ pub fn web_settings(config: &Config) -> anyhow::Result<WebSettings> {
     let edge = EdgeConfig {
         allowed_origins: config.web.allowed_origins.clone(),
         public_url: config.web.public_url.clone(),
+        // The browser uploads evidence straight to the bucket, so its origin must be in `connect-src`.
+        evidence_upload_origin: config
+            .evidence
+            .s3
+            .as_ref()
+            .map(|s3| {
+                s3.browser_origin().with_context(|| {
+                    format!(
+                        "the S3 endpoint {:?} has no origin browsers could upload to",
+                        s3.endpoint
+                    )
+                })
+            })
+            .transpose()?,
     };
     edge.validate()?;
     let secure_cookies = config
@@ -90,20 +104,36 @@ pub fn web_settings(config: &Config) -> anyhow::Result<WebSettings> {
     })
 }
 
-/// The evidence store as configured: the S3 bucket (created when allowed), or local disk under
-/// `<data-dir>/evidence` with URLs pointing at this server's public URL (or its listen address).
+/// The evidence store as configured: the S3 bucket (created when allowed, with a CORS rule letting the web
+/// app upload from this server's origin), or local disk under `<data-dir>/evidence` with URLs pointing at
+/// this server's public URL (or its listen address).
 pub async fn evidence_backend(config: &Config) -> anyhow::Result<EvidenceBackend> {
-    if let Some(s3) = &config.evidence.s3 {
-        let store = S3Store::connect(s3.clone()).await.with_context(|| {
-            format!("cannot use the S3 bucket {} at {}", s3.bucket, s3.endpoint)
-        })?;
-        return Ok(EvidenceBackend::S3(Arc::new(store)));
-    }
     let base_url = config
         .web
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
+    if let Some(s3) = &config.evidence.s3 {
+        let store = S3Store::connect(s3.clone()).await.with_context(|| {
+            format!("cannot use the S3 bucket {} at {}", s3.bucket, s3.endpoint)
+        })?;
+        // Only on a bucket Aegis manages: an operator's own bucket keeps the CORS rules they set (README).
+        // A server without the CORS API (s3s-fs; MinIO allows every origin by default) only costs the
+        // browser uploads, which the API and the CLI do not need, so it is a warning.
+        if s3.create_bucket
+            && let Some(app_origin) = crate::edge::origin_of_url(&base_url)
+            && let Err(error) = store.allow_browser_uploads(&app_origin).await
+        {
+            tracing::warn!(
+                bucket = s3.bucket,
+                app_origin,
+                %error,
+                "could not set the evidence bucket's CORS rule; browser uploads need the bucket to allow PUT \
+                 from the app's origin"
+            );
+        }
+        return Ok(EvidenceBackend::S3(Arc::new(store)));
+    }
     let root = config.data_dir.join("evidence");
     let store = LocalDiskStore::open(&root, &base_url)
         .with_context(|| format!("cannot keep evidence under {}", root.display()))?;

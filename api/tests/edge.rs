@@ -68,6 +68,7 @@ fn config() -> EdgeConfig {
     EdgeConfig {
         allowed_origins: vec![ALLOWED.to_owned()],
         public_url: Some(format!("https://{HOST}/")),
+        evidence_upload_origin: None,
     }
 }
 
@@ -212,6 +213,7 @@ async fn hsts_only_when_the_public_url_is_https() {
         let config = EdgeConfig {
             allowed_origins: Vec::new(),
             public_url: public_url.map(str::to_owned),
+            evidence_upload_origin: None,
         };
         let router = Calls::default().router(&config);
         for path in ["/health", "/nowhere"] {
@@ -526,4 +528,65 @@ async fn a_websocket_handshake_must_come_from_this_site_or_an_allowed_origin() {
         assert_eq!(answer.status, StatusCode::OK, "{origin}: {}", answer.body);
     }
     assert_eq!(calls.socket.load(Ordering::SeqCst), 2);
+}
+
+/// With evidence in S3 the browser `PUT`s to the bucket's presigned URLs, so that origin, and only it, joins
+/// `connect-src`; scripts, styles, images, frames and forms stay this site's own, GraphiQL's page is unchanged,
+/// and without S3 the policy is the strict one.
+#[tokio::test]
+async fn the_evidence_buckets_origin_is_the_only_addition_to_the_policy() {
+    let bucket = "https://aegis-evidence.s3.eu-west-1.amazonaws.com";
+    let with_bucket = EdgeConfig {
+        evidence_upload_origin: Some(format!("{bucket}:443")),
+        ..config()
+    };
+    let router = Calls::default().router(&with_bucket);
+    let expected = STRICT_CSP.replace(
+        "connect-src 'self';",
+        &format!("connect-src 'self' {bucket};"),
+    );
+    for path in ["/page", "/health"] {
+        let answer = send(
+            router.clone(),
+            Request::get(path).body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(
+            answer.header("content-security-policy"),
+            Some(expected.as_str()),
+            "{path}"
+        );
+    }
+    let directives: Vec<&str> = expected.split("; ").collect();
+    assert_eq!(
+        directives
+            .iter()
+            .filter(|directive| directive.contains(bucket))
+            .count(),
+        1,
+        "{expected}"
+    );
+    let graphiql = Request::get("/graphql")
+        .header(header::ACCEPT, "text/html")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(router, graphiql)
+            .await
+            .header("content-security-policy"),
+        Some(GRAPHIQL_CSP)
+    );
+
+    // An upload origin that is not an origin is refused by validation and, if used anyway, adds nothing.
+    let sloppy = EdgeConfig {
+        evidence_upload_origin: Some("https://*.amazonaws.com/bucket".to_owned()),
+        ..config()
+    };
+    assert!(sloppy.validate().is_err());
+    let answer = send(
+        Calls::default().router(&sloppy),
+        Request::get("/page").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(answer.header("content-security-policy"), Some(STRICT_CSP));
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
 use s3::creds::Credentials;
+use s3::serde_types::{CorsConfiguration, CorsRule};
 use s3::{Bucket, BucketConfiguration, Region};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWriteExt};
@@ -169,6 +170,32 @@ impl fmt::Debug for S3Settings {
     }
 }
 
+impl S3Settings {
+    /// The origin browsers send presigned requests to, `scheme://[bucket.]host[:port]` as rust-s3 builds the
+    /// URLs (the bucket is a subdomain unless `path_style`): what the web app's CSP must allow in
+    /// `connect-src` for uploads. `None` when the endpoint is not an `http(s)://` URL with a host.
+    pub fn browser_origin(&self) -> Option<String> {
+        let (scheme, rest) = self.endpoint.trim().split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return None;
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.is_empty() || authority.contains('@') {
+            return None;
+        }
+        let authority = authority.to_ascii_lowercase();
+        if self.path_style {
+            Some(format!("{scheme}://{authority}"))
+        } else {
+            Some(format!(
+                "{scheme}://{}.{authority}",
+                self.bucket.to_ascii_lowercase()
+            ))
+        }
+    }
+}
+
 /// Evidence in a bucket of an S3-compatible server. Clients upload and download with presigned URLs, so file
 /// bytes pass through Aegis only when it verifies them (streamed, never buffered whole).
 #[derive(Debug)]
@@ -217,6 +244,34 @@ impl S3Store {
             }
         }
         Ok(Self { bucket, settings })
+    }
+
+    /// Sets the bucket's CORS configuration to one rule: `app_origin` may `PUT` (the browser's presigned
+    /// upload, with its `Content-Type`) and `GET`, answers cached by the browser for ten minutes. It replaces
+    /// any rule already there, so it is only called on a bucket Aegis creates. Some S3-compatible servers do
+    /// not implement it (s3s-fs answers 501; MinIO allows every origin unless told otherwise), hence the
+    /// caller decides whether a refusal matters.
+    pub async fn allow_browser_uploads(&self, app_origin: &str) -> Result<(), StoreError> {
+        let rule = CorsRule::new(
+            Some(vec!["content-type".to_owned()]),
+            vec!["PUT".to_owned(), "GET".to_owned()],
+            vec![app_origin.to_owned()],
+            Some(vec!["ETag".to_owned()]),
+            Some("aegis-browser-uploads".to_owned()),
+            Some(600),
+        );
+        // rust-s3 always sends `x-amz-expected-bucket-owner`; empty means no owner check.
+        let response = self
+            .bucket
+            .put_bucket_cors("", &CorsConfiguration::new(vec![rule]))
+            .await?;
+        if !(200..300).contains(&response.status_code()) {
+            return Err(StoreError::Status {
+                operation: "setting the bucket's CORS rule",
+                status: response.status_code(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -607,6 +662,34 @@ pub async fn sha256_of(reader: ObjectReader) -> io::Result<(u64, String)> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn s3_settings(endpoint: &str, path_style: bool) -> S3Settings {
+        S3Settings {
+            endpoint: endpoint.to_owned(),
+            region: "us-east-1".to_owned(),
+            bucket: "aegis-evidence".to_owned(),
+            path_style,
+            access_key: String::new(),
+            secret_key: String::new(),
+            create_bucket: false,
+        }
+    }
+
+    #[test]
+    fn the_browser_origin_is_where_presigned_urls_point() {
+        let origin = |endpoint, path_style| s3_settings(endpoint, path_style).browser_origin();
+        assert_eq!(
+            origin("http://127.0.0.1:9199/", true),
+            Some("http://127.0.0.1:9199".to_owned())
+        );
+        assert_eq!(
+            origin("HTTPS://S3.eu-west-1.amazonaws.com", false),
+            Some("https://aegis-evidence.s3.eu-west-1.amazonaws.com".to_owned())
+        );
+        assert_eq!(origin("minio:9000", true), None);
+        assert_eq!(origin("https://user@minio:9000", true), None);
+        assert_eq!(origin("ftp://minio", true), None);
+    }
 
     #[test]
     fn keys_are_only_the_servers_two_shapes() {
