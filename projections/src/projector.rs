@@ -368,10 +368,9 @@ impl Projector {
         let mut connection = self.pool.acquire().await?;
         let mut after = Position::default();
         loop {
-            let events: Arc<[StoredEvent]> =
-                read_batch(&mut connection, after, REBUILD_BATCH_SIZE)
-                    .await?
-                    .into();
+            let events: Arc<[StoredEvent]> = read_batch(&mut connection, after, REBUILD_BATCH_SIZE)
+                .await?
+                .into();
             let Some(last) = events.last().map(StoredEvent::position) else {
                 break;
             };
