@@ -1128,3 +1128,40 @@ async fn an_s3_outage_attaches_nothing_and_the_confirmation_succeeds_once_it_is_
         digest.as_str()
     );
 }
+
+/// What a browser upload to s3s-fs would meet: it has no CORS API (setting the rule Aegis sets on a bucket it
+/// creates answers 501, which `aegis serve` logs and survives) and its preflight answer allows no origin, so a
+/// browser would refuse the cross-origin `PUT`. The web scenario therefore uploads to the local-disk store, and
+/// the CSP half is tested in `edge.rs`. Should s3s-fs learn CORS, this fails: then the scenario can upload to S3.
+#[tokio::test]
+async fn s3s_fs_does_not_honour_cors_so_browser_uploads_are_tested_on_local_disk() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = start_s3().await;
+    let store = S3Store::connect(s3_settings(&server.endpoint))
+        .await
+        .unwrap();
+    let app_origin = "http://127.0.0.1:8080";
+    let refused = store.allow_browser_uploads(app_origin).await.unwrap_err();
+    assert_eq!(refused.status(), Some(501), "{refused:?}");
+    let key = ObjectKey::quarantine(Uuid::new_v4(), Uuid::new_v4());
+    let url = store
+        .upload_url(&key, 4, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", app_origin)
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "s3s-fs now answers preflights: {:?}",
+        preflight.headers()
+    );
+}

@@ -109,6 +109,17 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The HTTP status the object store answered with, when it answered at all.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::S3(s3::error::S3Error::HttpFailWithBody(status, _))
+            | Self::Status { status, .. } => Some(*status),
+            Self::S3(_) | Self::Io(_) => None,
+        }
+    }
+}
+
 /// An object store for evidence. Implementations never buffer a whole object in memory.
 #[async_trait::async_trait]
 pub trait EvidenceStore: Send + Sync + fmt::Debug {
