@@ -312,6 +312,10 @@ fn shown(heatmap: &Heatmap) -> BTreeMap<String, String> {
 
 /// The scripted workload, in time order; the live heatmap is captured at each checkpoint day, and the heatmap
 /// through one cache kept all along must show the same.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the scripted workload: one step after another"
+)]
 async fn workload(pool: &PgPool, log: &mut Log) -> Vec<(DateTime<Utc>, BTreeMap<String, String>)> {
     let projector = projector(pool, 3);
     let cache = HeatmapCache::default();
