@@ -112,6 +112,13 @@ test('the red → blue → approval scenario in a real browser', async () => {
   const redLead = await createUser(admin.page, 'red.lead@e2e.test', 'Rita Red', 'red lead');
   const blueLead = await createUser(admin.page, 'blue.lead@e2e.test', 'Bob Blue', 'blue lead');
   const blueTech = await createUser(admin.page, 'blue.tech@e2e.test', 'Tess Tech', 'blue tech');
+  // Roles are granted and revoked in place; the table follows once the users read model has the change.
+  await admin.page.getByLabel('Role to grant blue.tech@e2e.test').selectOption('VIEWER');
+  await admin.page.getByRole('button', { name: 'Grant role to blue.tech@e2e.test' }).click();
+  const revokeViewer = admin.page.getByRole('button', { name: 'Revoke viewer from blue.tech@e2e.test' });
+  await revokeViewer.waitFor({ timeout: 20_000 });
+  await revokeViewer.click();
+  await revokeViewer.waitFor({ state: 'detached', timeout: 20_000 });
   await screenshot(admin.page, 'users');
 
   const heatmapUrl = `${server.url}/heatmap?domain=ICS&search=${TECHNIQUE}`;
@@ -124,10 +131,16 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await red.page.getByRole('link', { name: 'Test cases' }).click();
   await red.page.getByRole('link', { name: 'Plan a test case' }).click();
   await red.page.getByLabel('ATT&CK technique').fill(TECHNIQUE);
-  await red.page.getByLabel(/^Title/).fill('Drive-by from the intranet portal');
+  await red.page.getByLabel(/^Title/).fill('Drive-by (draft)');
   await red.page.getByLabel('Steps').fill('Serve the payload from the portal; browse to it from the HMI.');
   await red.page.getByRole('button', { name: 'Plan test case' }).click();
   await reached(red.page, 'planned');
+  // The lead edits the plan before execution.
+  await red.page.getByRole('button', { name: 'Edit plan' }).click();
+  const editPlan = red.page.getByRole('form', { name: 'Edit plan' });
+  await editPlan.getByLabel('Title').fill('Drive-by from the intranet portal');
+  await editPlan.getByRole('button', { name: 'Save plan' }).click();
+  await red.page.getByRole('heading', { level: 1 }).getByText('Drive-by from the intranet portal').waitFor({ timeout: 20_000 });
   const testCaseUrl = red.page.url();
   await red.page.getByLabel('Red assignee').selectOption({ label: 'Rita Red' });
   await red.page.getByRole('button', { name: 'Assign' }).click();
@@ -203,6 +216,19 @@ test('the red → blue → approval scenario in a real browser', async () => {
   const layer = JSON.parse(readFileSync((await layerFile.path())!, 'utf8')) as { domain: string; techniques: { techniqueID: string; score?: number }[] };
   expect(layer.domain).toBe('ics-attack');
   expect(layer.techniques.find((technique) => technique.techniqueID === TECHNIQUE)?.score).toBeGreaterThan(0);
+  // Imported back as a saved view, it can be shown over the heatmap: its techniques are outlined.
+  await admin.page.getByRole('link', { name: 'Reports' }).click();
+  await admin.page.getByLabel('Bring it in as').selectOption('VIEW');
+  await admin.page.getByLabel('Layer file (JSON)').setInputFiles((await layerFile.path())!);
+  await admin.page.getByText('saved as a view').waitFor({ timeout: 20_000 });
+  await admin.page.goto(heatmapUrl);
+  await admin.page.getByText('Saved layers', { exact: true }).click();
+  const showLayer = admin.page.getByRole('button', { name: 'Show on heatmap' }).first();
+  await showLayer.waitFor({ timeout: 20_000 });
+  await showLayer.click();
+  await admin.page.locator(`[data-technique="${TECHNIQUE}"][data-in-layer="true"]`).first().waitFor({ timeout: 20_000 });
+  await admin.page.getByTestId('layer-summary').waitFor();
+  await screenshot(admin.page, 'heatmap-saved-layer');
 
   // The audit log tells the story.
   await admin.page.getByRole('link', { name: 'Audit log' }).click();

@@ -32,6 +32,14 @@ describe('HeatmapGrid', () => {
     expect(screen.queryByRole('button', { name: /T1003.001/ })).toBeNull();
   });
 
+  test('a saved layer shown over the grid marks its techniques and keeps the coverage score', () => {
+    const marked = new Map([['T1110', 'layer score 3, spraying seen'], ['T1059', '']]);
+    render(<HeatmapGrid columns={columns} mode="score" marked={marked} onSelect={() => {}} />);
+    expect(screen.getByRole('button', { name: /T1110 Brute Force: untested, in the saved layer \(layer score 3, spraying seen\)/ })).toHaveAttribute('data-in-layer', 'true');
+    expect(screen.getByRole('button', { name: /T1059 .*: score 40, in the saved layer$/ })).toHaveAttribute('data-score', '40');
+    expect(screen.getByRole('button', { name: /T1003 OS Credential Dumping: score 85$/ })).not.toHaveAttribute('data-in-layer');
+  });
+
   test('a click selects the technique', async () => {
     const onSelect = vi.fn();
     render(<HeatmapGrid columns={columns} mode="score" onSelect={onSelect} />);
