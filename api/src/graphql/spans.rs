@@ -1,8 +1,7 @@
 //! Trace spans for GraphQL: one per request, per parse and validation, and per root field — the resolvers that
 //! read the database or run a command, which is where a slow request spends its time. Nested fields get none:
 //! `async_graphql::extensions::Tracing` opens a span for every object field (its path formatted into it) and
-//! looks up every leaf's type, which made a whole heatmap (thousands of cells) several times slower to answer
-//! than to compute.
+//! looks up every leaf's type: a fifth of the time GraphQL took to answer a whole heatmap (thousands of cells).
 
 use std::sync::Arc;
 
