@@ -215,8 +215,9 @@ struct KeptInputs {
 }
 
 /// How many different heatmaps (domains, filters, moments, policies) are kept at once; beyond it the cache
-/// starts over, which bounds its memory whatever the callers ask for.
-const KEPT_HEATMAPS: usize = 32;
+/// starts over, which bounds its memory whatever the callers ask for (the inputs of a whole matrix over a year
+/// of work are a megabyte or two).
+const KEPT_HEATMAPS: usize = 16;
 
 /// A query without its scoring time: what the inputs depend on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
