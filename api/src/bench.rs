@@ -86,9 +86,30 @@ pub enum BenchCommand {
     /// Enterprise catalog: live heatmap latency as the log grows (10k, 100k, N events), heatmap(asOf) with and
     /// without the weekly snapshots, one heatmap through GraphQL, a rebuild of every read model, and their size.
     Heatmap(heatmap::HeatmapArgs),
+    /// Mutations/s and heatmap queries/s through a private nginx with one and three `aegis serve` on one
+    /// PostgreSQL, and with GraphQL queries on a streaming standby, all on throwaway clusters (nginx from
+    /// AEGIS_NGINX or Debian's path).
+    Replicas {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Seconds of load per setup.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
     /// One case of `bench import`, run in a child process so that its peak memory is its own; prints JSON.
     #[command(hide = true)]
     ImportCase(imports::CaseArgs),
+}
+
+/// README's scale-out figures, measured with this very binary as the servers.
+pub async fn replicas(clients: usize, seconds: f64) -> anyhow::Result<()> {
+    let aegis = std::env::current_exe()?;
+    println!(
+        "{}",
+        crate::scale_out::figures(&aegis, clients, seconds).await?
+    );
+    Ok(())
 }
 
 /// One case of `bench import` in the child process it started: no scratch database of its own (the parent's is
@@ -125,6 +146,8 @@ pub async fn run(
         BenchCommand::Heatmap(args) => heatmap::run(&scratch, &args).await,
         // The command line runs a case through `import_case`, without locating a server or creating a database.
         BenchCommand::ImportCase(case) => imports::case(&case).await,
+        // The command line runs it without a database: it starts clusters of its own.
+        BenchCommand::Replicas { clients, seconds } => replicas(clients, seconds).await,
     };
     if reused.is_some() || std::env::var_os("AEGIS_BENCH_KEEP_DATABASE").is_some() {
         eprintln!(

@@ -341,6 +341,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bench::import_case(&case).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(bench::BenchCommand::Replicas { clients, seconds }) => {
+            bench::replicas(clients, seconds).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(command) => {
             let located = database::locate(&config.database, &config.data_dir).await?;
             bench::run(command, &located, config.evidence.s3.clone()).await?;

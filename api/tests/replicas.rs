@@ -99,17 +99,3 @@ async fn three_servers_behind_nginx_lose_one_under_load() {
     pool.close().await;
     drop(nginx);
 }
-
-/// README's scale-out figures (`deploy/bench/replicas`): a measurement, not a check, so it runs only when asked.
-#[tokio::test]
-#[ignore = "a benchmark: deploy/bench/replicas runs it"]
-async fn scale_out_figures() {
-    let clients =
-        std::env::var("AEGIS_BENCH_CLIENTS").map_or(8, |clients| clients.parse().unwrap());
-    let seconds =
-        std::env::var("AEGIS_BENCH_SECONDS").map_or(10.0, |seconds| seconds.parse().unwrap());
-    println!(
-        "{}",
-        scale_out::figures(aegis(), clients, seconds).await.unwrap()
-    );
-}
