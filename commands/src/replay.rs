@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, DomainEvent, EventStore};
+use cqrs_es::{Aggregate, DomainEvent, EventEnvelope, EventStore};
 use domain::campaign::Campaign;
 use domain::detection_rule::DetectionRule;
 use domain::scoring::ScoringPolicy;
@@ -159,12 +159,7 @@ pub async fn state_at<A: Aggregate>(
     aggregate_id: &str,
     until: Option<DateTime<Utc>>,
 ) -> Result<Option<A>, ReplayError> {
-    let store: PersistedEventStore<ChainedEventRepository, A> =
-        PersistedEventStore::new_event_store(ChainedEventRepository::new(pool.clone()));
-    let envelopes = store
-        .load_events(aggregate_id)
-        .await
-        .map_err(|error| ReplayError::Load(error.to_string()))?;
+    let envelopes = envelopes::<A>(pool, aggregate_id).await?;
     let mut aggregate = None;
     for envelope in envelopes {
         if let (Some(until), Some(occurred_at)) = (until, occurred_at(&envelope.metadata))
@@ -179,6 +174,19 @@ pub async fn state_at<A: Aggregate>(
     Ok(aggregate)
 }
 
+/// Every event of the aggregate, in order.
+async fn envelopes<A: Aggregate>(
+    pool: &PgPool,
+    aggregate_id: &str,
+) -> Result<Vec<EventEnvelope<A>>, ReplayError> {
+    let store: PersistedEventStore<ChainedEventRepository, A> =
+        PersistedEventStore::new_event_store(ChainedEventRepository::new(pool.clone()));
+    store
+        .load_events(aggregate_id)
+        .await
+        .map_err(|error| ReplayError::Load(error.to_string()))
+}
+
 /// The steps up to `until`, and how many events the aggregate has in all.
 async fn steps<A>(
     pool: &PgPool,
@@ -188,12 +196,7 @@ async fn steps<A>(
 where
     A: Aggregate + Serialize,
 {
-    let store: PersistedEventStore<ChainedEventRepository, A> =
-        PersistedEventStore::new_event_store(ChainedEventRepository::new(pool.clone()));
-    let envelopes = store
-        .load_events(aggregate_id)
-        .await
-        .map_err(|error| ReplayError::Load(error.to_string()))?;
+    let envelopes = envelopes::<A>(pool, aggregate_id).await?;
     let total = envelopes.len();
     let mut aggregate = A::default();
     let mut steps = Vec::with_capacity(total);

@@ -139,6 +139,24 @@ pub struct OutcomeCount {
     count: i32,
 }
 
+impl From<campaigns::StateCount> for StateCount {
+    fn from(entry: campaigns::StateCount) -> Self {
+        Self {
+            state: entry.state.to_owned(),
+            count: count(entry.count),
+        }
+    }
+}
+
+impl From<campaigns::OutcomeCount> for OutcomeCount {
+    fn from(entry: campaigns::OutcomeCount) -> Self {
+        Self {
+            outcome: entry.outcome.map(OutcomeName::from),
+            count: count(entry.count),
+        }
+    }
+}
+
 /// Times to detect, in whole seconds; null when none is measured.
 #[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct TimeToDetect {
@@ -176,18 +194,12 @@ fn progress_view(progress: CampaignProgress, principal: &Principal) -> CampaignP
         by_state: progress
             .by_state
             .into_iter()
-            .map(|entry| StateCount {
-                state: entry.state.to_owned(),
-                count: count(entry.count),
-            })
+            .map(StateCount::from)
             .collect(),
         by_outcome: progress
             .by_outcome
             .into_iter()
-            .map(|entry| OutcomeCount {
-                outcome: entry.outcome.map(OutcomeName::from),
-                count: count(entry.count),
-            })
+            .map(OutcomeCount::from)
             .collect(),
         closed: count(progress.closed),
         percent_complete: progress.percent_complete,
@@ -297,21 +309,11 @@ impl From<TestCaseTotals> for TestCaseTotalsView {
     fn from(totals: TestCaseTotals) -> Self {
         Self {
             total: count(totals.total),
-            by_state: totals
-                .by_state
-                .into_iter()
-                .map(|entry| StateCount {
-                    state: entry.state.to_owned(),
-                    count: count(entry.count),
-                })
-                .collect(),
+            by_state: totals.by_state.into_iter().map(StateCount::from).collect(),
             by_outcome: totals
                 .by_outcome
                 .into_iter()
-                .map(|entry| OutcomeCount {
-                    outcome: entry.outcome.map(OutcomeName::from),
-                    count: count(entry.count),
-                })
+                .map(OutcomeCount::from)
                 .collect(),
         }
     }
