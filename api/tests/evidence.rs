@@ -352,6 +352,26 @@ fn download(evidence_id: &str) -> String {
 }
 
 /// Requests an upload for `bytes` as declared, PUTs `bytes`, and returns the upload id and the PUT status.
+/// The upload ticket (`uploadId`, `url`, `method`…) the caller of `token` gets for a file declared as
+/// `declared` (size, SHA-256).
+async fn ticket(
+    state: &AppState,
+    token: &str,
+    id: Uuid,
+    side: &str,
+    name: &str,
+    content_type: &str,
+    declared: (u64, &str),
+) -> Value {
+    let requested = graphql(
+        state,
+        Some(token),
+        &request_upload(id, side, name, content_type, declared.0, declared.1),
+    )
+    .await;
+    data(&requested, "requestEvidenceUpload").clone()
+}
+
 async fn upload(
     harness: &Harness,
     token: &str,
@@ -362,13 +382,16 @@ async fn upload(
     declared: (u64, &str),
     bytes: &[u8],
 ) -> (String, reqwest::StatusCode) {
-    let requested = graphql(
+    let ticket = ticket(
         &harness.state,
-        Some(token),
-        &request_upload(id, side, name, content_type, declared.0, declared.1),
+        token,
+        id,
+        side,
+        name,
+        content_type,
+        declared,
     )
     .await;
-    let ticket = data(&requested, "requestEvidenceUpload");
     assert_eq!(ticket["method"], "PUT");
     let url = ticket["url"].as_str().unwrap();
     assert!(url.contains("quarantine/"), "{url}");
@@ -706,20 +729,16 @@ async fn bad_files_are_rejected(pool: PgPool, backend: Backend) {
     assert_eq!(reason(&refused), Some(expected), "{refused}");
 
     // Confirming before uploading says so, and the upload can still follow.
-    let requested = graphql(
+    let ticket = ticket(
         state,
-        Some(&team.red_tech),
-        &request_upload(
-            id,
-            "RED",
-            "later.log",
-            "text/plain",
-            log.len() as u64,
-            &sha256(&log),
-        ),
+        &team.red_tech,
+        id,
+        "RED",
+        "later.log",
+        "text/plain",
+        (log.len() as u64, &sha256(&log)),
     )
     .await;
-    let ticket = data(&requested, "requestEvidenceUpload").clone();
     let upload_id = ticket["uploadId"].as_str().unwrap();
     let early = graphql(state, Some(&team.red_tech), &confirm(upload_id)).await;
     assert_eq!(reason(&early), Some("NOT_UPLOADED"), "{early}");
@@ -815,20 +834,16 @@ async fn hostile_names_empty_files_and_replayed_urls_change_nothing(
 
     // A replayed upload URL: the same URL used again after the evidence was attached, with other bytes. The
     // evidence keeps the bytes it was confirmed with, confirming again changes nothing, and the store verifies.
-    let requested = graphql(
+    let ticket = ticket(
         state,
-        Some(&team.red_tech),
-        &request_upload(
-            id,
-            "RED",
-            "replayed.log",
-            "text/plain",
-            log.len() as u64,
-            &sha256(&log),
-        ),
+        &team.red_tech,
+        id,
+        "RED",
+        "replayed.log",
+        "text/plain",
+        (log.len() as u64, &sha256(&log)),
     )
     .await;
-    let ticket = data(&requested, "requestEvidenceUpload").clone();
     let (url, upload_id) = (
         ticket["url"].as_str().unwrap(),
         ticket["uploadId"].as_str().unwrap(),
