@@ -147,10 +147,7 @@ pub async fn run(scratch: &ScratchDatabase, args: &HeatmapArgs) -> anyhow::Resul
     let (graphql, direct) = time_graphql(scratch, end, GRAPHQL_QUERIES).await?;
 
     let live_sizes = sizes(pool).await?;
-    let per_read_model = rebuild_each(&projector, events).await?;
-    let started = Instant::now();
-    projector.rebuild(None).await?;
-    let rebuild = started.elapsed().as_secs_f64();
+    let rebuilds = time_rebuilds(&projector, events).await?;
     let rebuilt_sizes = sizes(pool).await?;
 
     sqlx::query("TRUNCATE coverage_snapshots")
@@ -172,20 +169,8 @@ pub async fn run(scratch: &ScratchDatabase, args: &HeatmapArgs) -> anyhow::Resul
     for row in &rows {
         println!("{row}");
     }
-    println!(
-        "one live heatmap through the GraphQL schema (token check, resolvers, JSON), {GRAPHQL_QUERIES} in turn \
-         with direct calls: p50 {:.1} ms, direct p50 {:.1} ms (GraphQL {:.2}×)",
-        millis(percentile(&graphql, 50)),
-        millis(percentile(&direct, 50)),
-        percentile(&graphql, 50).as_secs_f64() / percentile(&direct, 50).as_secs_f64()
-    );
-    println!(
-        "rebuild of every read model ({}): {events} events in {rebuild:.1} s = {:.0} events/s (batch {})",
-        projector.names().join(" + "),
-        events as f64 / rebuild,
-        args.batch_size
-    );
-    println!("{per_read_model}");
+    println!("{}", graphql_figure(&graphql, &direct));
+    println!("{rebuilds}");
     print_sizes(&live_sizes, &rebuilt_sizes, events);
     Ok(())
 }
@@ -209,29 +194,32 @@ async fn measure_kept(
     println!("{}", Row::latencies(LIVE_READ, events, &live.read));
     println!("{}", Row::latencies(LIVE_CACHED, events, &live.cached));
     let (graphql, direct) = time_graphql(scratch, at, GRAPHQL_QUERIES).await?;
-    println!(
-        "GraphQL p50 {:.1} ms, direct p50 {:.1} ms",
-        millis(percentile(&graphql, 50)),
-        millis(percentile(&direct, 50))
-    );
+    println!("{}", graphql_figure(&graphql, &direct));
     if std::env::var_os("AEGIS_BENCH_SKIP_REBUILD").is_none() {
-        println!("{}", rebuild_each(&projector, events).await?);
-        let started = Instant::now();
-        projector.rebuild(None).await?;
-        let rebuild = started.elapsed().as_secs_f64();
-        println!(
-            "rebuild of every read model: {events} events in {rebuild:.1} s = {:.0} events/s",
-            events as f64 / rebuild
-        );
+        println!("{}", time_rebuilds(&projector, events).await?);
     }
     Ok(())
 }
 
-/// Rebuilds each read model alone, so the slow one shows; every rebuild includes reading the whole log.
-async fn rebuild_each(
+fn graphql_figure(graphql: &[Duration], direct: &[Duration]) -> String {
+    format!(
+        "one live heatmap through the GraphQL schema (token check, resolvers, JSON), {GRAPHQL_QUERIES} in turn \
+         with direct calls: p50 {:.1} ms, direct p50 {:.1} ms (GraphQL {:.2}×)",
+        millis(percentile(graphql, 50)),
+        millis(percentile(direct, 50)),
+        percentile(graphql, 50).as_secs_f64() / percentile(direct, 50).as_secs_f64()
+    )
+}
+
+/// Rebuilds every read model at once, then each alone so the slow one shows (every rebuild reads the whole
+/// log); returns the figures.
+async fn time_rebuilds(
     projector: &projections::projector::Projector,
     events: u64,
 ) -> anyhow::Result<String> {
+    let started = Instant::now();
+    projector.rebuild(None).await?;
+    let all = started.elapsed().as_secs_f64();
     let mut rates = Vec::new();
     for name in projector.names() {
         let started = Instant::now();
@@ -240,7 +228,10 @@ async fn rebuild_each(
         rates.push(format!("{name} {rate:.0}"));
     }
     Ok(format!(
-        "rebuild of one read model at a time, events/s: {}",
+        "rebuild of every read model ({}): {events} events in {all:.1} s = {:.0} events/s\n\
+         rebuild of one read model at a time, events/s: {}",
+        projector.names().join(" + "),
+        events as f64 / all,
         rates.join("; ")
     ))
 }
