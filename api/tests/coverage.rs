@@ -1,6 +1,6 @@
 //! Coverage through GraphQL on the real ICS ATT&CK bundle: a test case approved through the workflow shows up
 //! in the heatmap, explains itself, appears in the diff and the trend, is re-scored under another policy, and
-//! a snapshot is taken.
+//! a snapshot is taken; settings not saved yet are previewed exactly as they score once saved.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -211,4 +211,116 @@ async fn an_approved_test_shows_up_explains_itself_and_moves_the_diff(pool: PgPo
         data(&snapshots)["coverageSnapshots"],
         serde_json::json!([{ "id": snapshot, "kind": "on_demand" }])
     );
+}
+
+/// How many events the log holds.
+async fn events_logged(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_preview_equals_the_rescore_once_saved_and_logs_nothing(pool: PgPool) {
+    let state = state(&pool);
+    let (_, viewer) = signed_in(&state, &[Role::Viewer]).await;
+    let (_, admin) = signed_in(&state, &[Role::Admin]).await;
+    import_ics(&state).await;
+    approved(&state, "T0817", "ALERTED").await;
+    approved(&state, "T0819", "LOGGED").await;
+    state.projector.catch_up().await.unwrap();
+    // No half-life: the two scorings, a moment apart, decay nothing and so must agree to the point.
+    let settings = "{ outcomeWeights: { blocked: 100, alerted: 50, logged: 10, notDetected: 0 },
+        ruleWeight: 0, telemetryWeight: 5, prevalenceWeight: 30, halfLifeDays: null, aggregation: MIN }";
+    let logged_before = events_logged(&pool).await;
+
+    let preview = graphql(
+        &state,
+        Some(&viewer),
+        &format!(
+            "{{ previewScoringPolicy(domain: ICS, settings: {settings}) {{
+                 inForce {{ policyId }} rescoredWith {{ policyId version }} cells {{ techniqueId score rescored }} }} }}"
+        ),
+    )
+    .await;
+    let preview = data(&preview)["previewScoringPolicy"].clone();
+    assert_eq!(
+        events_logged(&pool).await,
+        logged_before,
+        "a preview appends nothing to the log"
+    );
+    assert_eq!(
+        preview["rescoredWith"],
+        serde_json::json!({ "policyId": null, "version": null })
+    );
+    let alerted = preview["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|cell| cell["techniqueId"] == "T0817")
+        .unwrap();
+    assert_eq!(alerted["score"], 80, "the defaults are in force");
+    assert_ne!(
+        alerted["rescored"], alerted["score"],
+        "the previewed weights move the cell: {alerted}"
+    );
+
+    let defined = graphql(
+        &state,
+        Some(&admin),
+        &format!(
+            r#"mutation {{ defineScoringPolicy(name: "Previewed", reason: "as previewed", settings: {settings}) {{ id }} }}"#
+        ),
+    )
+    .await;
+    let policy = data(&defined)["defineScoringPolicy"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    state.projector.catch_up().await.unwrap();
+    let rescored = graphql(
+        &state,
+        Some(&viewer),
+        &format!(
+            r#"{{ rescore(domain: ICS, policyId: "{policy}") {{ cells {{ techniqueId score rescored }} }} }}"#
+        ),
+    )
+    .await;
+    assert_eq!(
+        data(&rescored)["rescore"]["cells"],
+        preview["cells"],
+        "the saved policy scores every cell as its preview did"
+    );
+
+    // Settings the policy mutations refuse are refused here alike, before anything is read.
+    let refused = graphql(
+        &state,
+        Some(&viewer),
+        "{ previewScoringPolicy(domain: ICS, settings: { outcomeWeights: { blocked: 40, alerted: 80 } }) { at } }",
+    )
+    .await;
+    assert_eq!(error_code(&refused), Some("VALIDATION"), "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["reason"],
+        "INVALID_SETTINGS"
+    );
+    let out_of_range = graphql(
+        &state,
+        Some(&viewer),
+        "{ previewScoringPolicy(settings: { ruleWeight: 300 }) { at } }",
+    )
+    .await;
+    assert_eq!(
+        error_code(&out_of_range),
+        Some("VALIDATION"),
+        "{out_of_range}"
+    );
+    let signed_out = graphql(
+        &state,
+        None,
+        "{ previewScoringPolicy(settings: {}) { at } }",
+    )
+    .await;
+    assert_eq!(error_code(&signed_out), Some("UNAUTHENTICATED"));
 }

@@ -1,7 +1,8 @@
 //! The heatmap of one ATT&CK domain at one moment: the catalog as it was then (tactic columns and technique cells,
 //! so a tactic split in a new ATT&CK release is data, not code), the newest result of each procedure
 //! ([`crate::coverage::results`]), the rules deployed then, telemetry and threat-actor prevalence from the
-//! catalogs, scored by the policy in force then (or the one asked for) with `domain::coverage`.
+//! catalogs, scored by the policy in force then (or the one asked for, or settings not saved yet) with
+//! `domain::coverage`.
 //!
 //! A test case against a technique that ATT&CK later revoked counts for its replacement.
 
@@ -103,6 +104,30 @@ pub async fn heatmap_cached(
     Ok(cache.inputs(pool, query).await?.heatmap(query))
 }
 
+/// [`heatmap_cached`] scored with `settings` instead of a stored policy's: a preview of settings not saved yet.
+/// The inputs are those of the heatmap under the policy in force (`query.policy_id` is ignored), so a preview
+/// beside that heatmap reads nothing twice. The heatmap names no policy ([`PolicyUsed::policy_id`] is `None`).
+pub async fn heatmap_cached_with_settings(
+    pool: &PgPool,
+    cache: &HeatmapCache,
+    query: &HeatmapQuery,
+    settings: PolicySettings,
+) -> Result<Heatmap, HeatmapError> {
+    let in_force = HeatmapQuery {
+        policy_id: None,
+        ..query.clone()
+    };
+    let policy = PolicyUsed {
+        policy_id: None,
+        version: None,
+        settings,
+    };
+    Ok(cache
+        .inputs(pool, &in_force)
+        .await?
+        .heatmap_under(&in_force, &policy))
+}
+
 /// Everything a heatmap is computed from; its cells are a function of these and the time they are scored at.
 #[derive(Debug)]
 struct Inputs {
@@ -146,7 +171,11 @@ impl Inputs {
 
     /// The heatmap scored at `query.at`.
     fn heatmap(&self, query: &HeatmapQuery) -> Heatmap {
-        let policy = &self.policy;
+        self.heatmap_under(query, &self.policy)
+    }
+
+    /// The heatmap scored at `query.at` with `policy` rather than the policy the inputs were read with.
+    fn heatmap_under(&self, query: &HeatmapQuery, policy: &PolicyUsed) -> Heatmap {
         let mut by_parent: BTreeMap<&str, Vec<TechniqueCell>> = BTreeMap::new();
         let mut parents = Vec::new();
         for entry in self

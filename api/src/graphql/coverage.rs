@@ -1,7 +1,7 @@
 //! Coverage: the ATT&CK heatmap now or as it stood at any past moment, under the policy in force then or any
-//! other (`heatmap`, `rescore`), one cell explained (`explainCoverage`), what changed between two moments and
-//! why (`coverageDiff`), the trend (`coverageTrend`), and snapshots (`coverageSnapshots`,
-//! `takeCoverageSnapshot`). Resolvers read `projections::heatmap`; the math is `domain::coverage`.
+//! other (`heatmap`, `rescore`) or settings not saved yet (`previewScoringPolicy`), one cell explained
+//! (`explainCoverage`), what changed between two moments and why (`coverageDiff`), the trend
+//! (`coverageTrend`), and snapshots (`coverageSnapshots`, `takeCoverageSnapshot`). Resolvers read `projections::heatmap`; the math is `domain::coverage`.
 
 use std::collections::HashMap;
 
@@ -15,8 +15,9 @@ use projections::heatmap::{self, Heatmap, HeatmapError, HeatmapQuery, TechniqueC
 use uuid::Uuid;
 
 use super::catalog_views::AttackDomain;
-use super::command::{Refusal, caller, failed};
+use super::command::{Refusal, caller, failed, refused};
 use super::error::{ApiError, internal};
+use super::scoring::{PolicySettingsInput, parse_settings};
 use crate::state::AppState;
 
 /// The most points a trend may have: each is a heatmap at a past moment.
@@ -167,7 +168,8 @@ pub struct HeatmapColumn {
 /// The policy a view was scored with.
 #[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
 pub struct PolicyInForce {
-    /// Null when no policy was active: the default settings were used.
+    /// Null when no policy was active (the default settings were used), and for the settings a preview
+    /// (`previewScoringPolicy`) scored with.
     policy_id: Option<Uuid>,
     version: Option<i32>,
 }
@@ -264,6 +266,29 @@ pub struct Rescore {
     rescored_with: PolicyInForce,
     /// Every technique and sub-technique, by id.
     cells: Vec<RescoredCell>,
+}
+
+impl Rescore {
+    fn of(in_force: &Heatmap, other: &Heatmap) -> Self {
+        let rescored = other.cells();
+        let mut cells: Vec<RescoredCell> = in_force
+            .cells()
+            .into_iter()
+            .map(|(id, technique)| RescoredCell {
+                technique_id: id.to_owned(),
+                name: technique.technique.name.clone(),
+                score: score(technique.cell.score),
+                rescored: score(rescored.get(id).and_then(|cell| cell.cell.score)),
+            })
+            .collect();
+        cells.sort_by(|left, right| left.technique_id.cmp(&right.technique_id));
+        Self {
+            at: in_force.at,
+            in_force: policy_in_force(in_force),
+            rescored_with: policy_in_force(other),
+            cells,
+        }
+    }
 }
 
 /// One part of a score, in points out of 100.
@@ -529,24 +554,34 @@ impl CoverageQuery {
             load(context, &in_force).await?,
             load(context, &other).await?,
         );
-        let rescored = other.cells();
-        let mut cells: Vec<RescoredCell> = in_force
-            .cells()
-            .into_iter()
-            .map(|(id, technique)| RescoredCell {
-                technique_id: id.to_owned(),
-                name: technique.technique.name.clone(),
-                score: score(technique.cell.score),
-                rescored: score(rescored.get(id).and_then(|cell| cell.cell.score)),
-            })
-            .collect();
-        cells.sort_by(|left, right| left.technique_id.cmp(&right.technique_id));
-        Ok(Rescore {
-            at: in_force.at,
-            in_force: policy_in_force(&in_force),
-            rescored_with: policy_in_force(&other),
-            cells,
-        })
+        Ok(Rescore::of(&in_force, &other))
+    }
+
+    /// Every cell under the policy in force at the moment and under `settings`, side by side, without saving
+    /// anything: the effect a policy would have before it is defined or changed. The settings are checked
+    /// as `defineScoringPolicy` checks them (code VALIDATION, reason INVALID_SETTINGS). `rescoredWith` names
+    /// no policy.
+    async fn preview_scoring_policy(
+        &self,
+        context: &Context<'_>,
+        #[graphql(default_with = "AttackDomain::Enterprise")] domain: AttackDomain,
+        settings: PolicySettingsInput,
+        filter: Option<CoverageFilter>,
+        as_of: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Rescore> {
+        let settings = parse_settings(settings).map_err(|error| refused(&error))?;
+        let in_force = query(context, domain, filter.unwrap_or_default(), as_of, None)?;
+        let state = context.data::<AppState>()?;
+        let previewed = heatmap::heatmap_cached_with_settings(
+            &state.pool,
+            &state.heatmaps,
+            &in_force,
+            settings,
+        )
+        .await
+        .map_err(heatmap_error)?;
+        let in_force = load(context, &in_force).await?;
+        Ok(Rescore::of(&in_force, &previewed))
     }
 
     /// The events, rules and policy terms behind one cell, now or at `asOf`.
@@ -861,11 +896,15 @@ async fn load(context: &Context<'_>, query: &HeatmapQuery) -> async_graphql::Res
     let state = context.data::<AppState>()?;
     heatmap::heatmap_cached(&state.pool, &state.heatmaps, query)
         .await
-        .map_err(|error| match error {
-            HeatmapError::UnknownPolicy(_) => ApiError::NotFound(error.to_string()).extend(),
-            HeatmapError::Database(error) => internal(error),
-            HeatmapError::Settings(_) => ApiError::internal(error).extend(),
-        })
+        .map_err(heatmap_error)
+}
+
+fn heatmap_error(error: HeatmapError) -> async_graphql::Error {
+    match error {
+        HeatmapError::UnknownPolicy(_) => ApiError::NotFound(error.to_string()).extend(),
+        HeatmapError::Database(error) => internal(error),
+        HeatmapError::Settings(_) => ApiError::internal(error).extend(),
+    }
 }
 
 fn validation_event(validation: coverage::Validation, counted: &[(Uuid, u32)]) -> ValidationEvent {

@@ -20,6 +20,7 @@ pub const FIELD_OPERATIONS: &[(&str, Operation)] = &[
     ("Query.serverInfo", Operation::ReadServerInfo),
     ("Query.heatmap", Operation::ReadCoverage),
     ("Query.rescore", Operation::ReadCoverage),
+    ("Query.previewScoringPolicy", Operation::ReadCoverage),
     ("Query.explainCoverage", Operation::ReadCoverage),
     ("Query.coverageDiff", Operation::ReadCoverage),
     ("Query.coverageTrend", Operation::ReadCoverage),

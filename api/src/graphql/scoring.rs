@@ -105,7 +105,9 @@ pub struct ScoringPolicyChange {
 }
 
 /// GraphQL's `Int` is wider than the weights: out-of-range values are refused like any other bad setting.
-fn parse_settings(input: PolicySettingsInput) -> Result<PolicySettings, ScoringPolicyError> {
+pub(super) fn parse_settings(
+    input: PolicySettingsInput,
+) -> Result<PolicySettings, ScoringPolicyError> {
     let invalid = |reason: String| ScoringPolicyError::InvalidSettings(reason);
     let outcome_weight = |label: &str, value: i32| {
         u8::try_from(value)
