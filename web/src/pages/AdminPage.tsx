@@ -1,8 +1,10 @@
-import { useCallback, useState, type FormEvent } from 'react';
+import { useCallback, useState } from 'react';
 import { Link } from 'react-router-dom';
-import { useMutation, useQuery, useSubscription } from 'urql';
+import { CombinedError, useClient, useMutation, useQuery, useSubscription } from 'urql';
 import { graphql } from '../generated';
+import type { AttackDomain, PolicySettingsInput } from '../generated/graphql';
 import { Badge, Empty, ErrorBox, Loading, PageTitle } from '../components/ui';
+import { PolicyEffectView, PolicyForm, type PolicySubmission, type PolicyToEdit, type PreviewAnswer } from '../components/PolicyForm';
 import { formatTime, humanEnum } from '../lib/format';
 import { useSettle } from '../lib/useSettle';
 
@@ -16,6 +18,9 @@ const PoliciesDocument = graphql(`
 `);
 const PolicyEffectDocument = graphql(`
   query PolicyEffect($policyId: UUID!) { rescore(policyId: $policyId) { cells { techniqueId score rescored } } }
+`);
+const PreviewPolicyDocument = graphql(`
+  query PreviewScoringPolicy($domain: AttackDomain!, $settings: PolicySettingsInput!) { previewScoringPolicy(domain: $domain, settings: $settings) { cells { techniqueId score rescored } } }
 `);
 const DefinePolicyDocument = graphql(`
   mutation DefineScoringPolicy($name: String!, $settings: PolicySettingsInput!, $reason: String!) { defineScoringPolicy(name: $name, settings: $settings, reason: $reason) { id } }
@@ -78,7 +83,7 @@ function Policies() {
   };
   return (
     <div className="space-y-3">
-      <p className="text-sm text-slate-500">A new policy is defined inactive: look at its effect (below, or side by side on the heatmap) before activating it. Every change is an event; history can be re-scored under any version.</p>
+      <p className="text-sm text-slate-500">A new policy is defined inactive. Preview settings before saving them, look at a saved policy's effect (below, or side by side on the heatmap) before activating it. Every change is an event; history can be re-scored under any version.</p>
       <ErrorBox error={error ?? activated.error ?? deactivated.error} />
       {fetching && !data && <Loading what="scoring policies" />}
       {data && data.scoringPolicies.length === 0 && <Empty>No scoring policy yet: scores use the default settings.</Empty>}
@@ -107,94 +112,43 @@ function Policies() {
       )}
       {preview && <PolicyEffect policyId={preview} />}
       {editing && data?.scoringPolicies.find((policy) => policy.id === editing) && (
-        <PolicyForm
+        <PolicyEditor
           key={editing}
           policy={data.scoringPolicies.find((policy) => policy.id === editing)!}
           onSaved={() => { setEditing(null); setPreview(editing); settle(); }}
         />
       )}
-      <PolicyForm onSaved={settle} />
+      <PolicyEditor onSaved={settle} />
     </div>
   );
 }
 
-/// What activating a policy would change, from `rescore`: the cells whose score moves.
+/// What activating a saved policy would change, from `rescore`: the cells whose score moves.
 function PolicyEffect({ policyId }: { policyId: string }) {
   const [{ data, error, fetching }] = useQuery({ query: PolicyEffectDocument, variables: { policyId } });
   if (fetching && !data) return <Loading what="the effect" />;
   if (!data) return <ErrorBox error={error} />;
-  const changed = data.rescore.cells.filter((cell) => cell.score !== cell.rescored);
-  const mean = (values: (number | null | undefined)[]) => {
-    const numbers = values.filter((value): value is number => typeof value === 'number');
-    return numbers.length ? Math.round(numbers.reduce((sum, value) => sum + value, 0) / numbers.length) : null;
-  };
-  return (
-    <section className="card text-sm" aria-label="Policy effect">
-      <h3 className="font-semibold">{changed.length} techniques would score differently; mean score {mean(data.rescore.cells.map((cell) => cell.score)) ?? '—'} → {mean(data.rescore.cells.map((cell) => cell.rescored)) ?? '—'}</h3>
-      <ul className="mt-1 grid gap-1 sm:grid-cols-3">{changed.slice(0, 60).map((cell) => <li key={cell.techniqueId}>{cell.techniqueId}: {cell.score ?? '–'} → {cell.rescored ?? '–'}</li>)}</ul>
-    </section>
-  );
+  return <PolicyEffectView cells={data.rescore.cells} label="Policy effect" />;
 }
 
-interface PolicyToEdit {
-  id: string;
-  name: string;
-  version: number;
-  active: boolean;
-  settings: {
-    ruleWeight: number; telemetryWeight: number; prevalenceWeight: number; halfLifeDays?: number | null; aggregation: 'MAX' | 'AVERAGE' | 'MIN';
-    outcomeWeights: { blocked: number; alerted: number; logged: number; notDetected: number };
-  };
-}
-
-/// Defines a new policy (inactive), or with `policy` replaces that policy's settings (a new version; scores
-/// change at once when it is the active one, so the form says so).
-function PolicyForm({ policy, onSaved }: { policy?: PolicyToEdit; onSaved: () => void }) {
+/// `PolicyForm` wired to the server: preview with `previewScoringPolicy` (always asked afresh: the coverage
+/// moves under it), save with `defineScoringPolicy` or, for `policy`, `changeScoringPolicy`.
+function PolicyEditor({ policy, onSaved }: { policy?: PolicyToEdit; onSaved: () => void }) {
+  const client = useClient();
   const [defined, define] = useMutation(DefinePolicyDocument);
   const [changed, change] = useMutation(ChangePolicyDocument);
-  const [name, setName] = useState('');
-  const [reason, setReason] = useState('');
-  const initial = policy?.settings;
-  const [weights, setWeights] = useState(initial ? { ...initial.outcomeWeights } : { blocked: 100, alerted: 80, logged: 40, notDetected: 0 });
-  const [ruleWeight, setRuleWeight] = useState(initial?.ruleWeight ?? 10);
-  const [telemetryWeight, setTelemetryWeight] = useState(initial?.telemetryWeight ?? 10);
-  const [prevalenceWeight, setPrevalenceWeight] = useState(initial?.prevalenceWeight ?? 0);
-  const [halfLifeDays, setHalfLifeDays] = useState(initial ? String(initial.halfLifeDays ?? '') : '180');
-  const [aggregation, setAggregation] = useState<'MAX' | 'AVERAGE' | 'MIN'>(initial?.aggregation ?? 'AVERAGE');
-  const error = defined.error ?? changed.error;
-  const fetching = defined.fetching || changed.fetching;
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const settings = { outcomeWeights: { blocked: weights.blocked, alerted: weights.alerted, logged: weights.logged, notDetected: weights.notDetected }, ruleWeight, telemetryWeight, prevalenceWeight, halfLifeDays: halfLifeDays ? Number(halfLifeDays) : null, aggregation };
-    const result = policy ? await change({ id: policy.id, settings, reason }) : await define({ name, settings, reason });
-    if (result.data) { setName(''); setReason(''); onSaved(); }
+  const preview = async (settings: PolicySettingsInput, domain: AttackDomain): Promise<PreviewAnswer> => {
+    const result = await client.query(PreviewPolicyDocument, { domain, settings }, { requestPolicy: 'network-only' }).toPromise();
+    if (result.data) return { cells: result.data.previewScoringPolicy.cells };
+    return { error: result.error ?? new CombinedError({ graphQLErrors: [{ message: 'The server sent no preview.' }] }) };
   };
-  const prefix = policy ? `edit-${policy.id}-` : '';
-  const number = (id: string, label: string, value: number, set: (value: number) => void) => (
-    <div><label className="label" htmlFor={prefix + id}>{label}</label><input id={prefix + id} type="number" min={0} max={100} className="input" value={value} onChange={(e) => set(Number(e.target.value))} /></div>
-  );
-  return (
-    <form className="card grid gap-3 sm:grid-cols-4" aria-label={policy ? `Edit ${policy.name}` : 'Define scoring policy'} onSubmit={submit}>
-      <h3 className="font-semibold sm:col-span-4">{policy ? `Edit ${policy.name} (now version ${policy.version})` : 'Define a policy (inactive until activated)'}</h3>
-      {policy?.active && <p className="text-sm text-amber-700 sm:col-span-4 dark:text-amber-300">This policy is active: saving re-scores every technique at once. To see the effect first, define a new policy with these settings, compare it, then activate it.</p>}
-      {!policy && <div className="sm:col-span-2"><label className="label" htmlFor="policy-name">Name</label><input id="policy-name" className="input" required value={name} onChange={(e) => setName(e.target.value)} /></div>}
-      <div className="sm:col-span-2"><label className="label" htmlFor={`${prefix}policy-reason`}>Reason</label><input id={`${prefix}policy-reason`} className="input" required value={reason} onChange={(e) => setReason(e.target.value)} /></div>
-      {number('w-blocked', 'Blocked', weights.blocked, (blocked) => setWeights({ ...weights, blocked }))}
-      {number('w-alerted', 'Alerted', weights.alerted, (alerted) => setWeights({ ...weights, alerted }))}
-      {number('w-logged', 'Logged', weights.logged, (logged) => setWeights({ ...weights, logged }))}
-      {number('w-not-detected', 'Not detected', weights.notDetected, (notDetected) => setWeights({ ...weights, notDetected }))}
-      {number('w-rules', 'Deployed rules bonus', ruleWeight, setRuleWeight)}
-      {number('w-telemetry', 'Telemetry bonus', telemetryWeight, setTelemetryWeight)}
-      {number('w-prevalence', 'Prevalence weight (%)', prevalenceWeight, setPrevalenceWeight)}
-      <div><label className="label" htmlFor={`${prefix}policy-half-life`}>Half-life (days, empty: never fades)</label><input id={`${prefix}policy-half-life`} type="number" min={1} max={3650} className="input" value={halfLifeDays} onChange={(e) => setHalfLifeDays(e.target.value)} /></div>
-      <div><label className="label" htmlFor={`${prefix}policy-aggregation`}>Sub-techniques roll up by</label>
-        <select id={`${prefix}policy-aggregation`} className="input" value={aggregation} onChange={(e) => setAggregation(e.target.value as 'MAX' | 'AVERAGE' | 'MIN')}>
-          <option value="AVERAGE">average</option><option value="MAX">best</option><option value="MIN">weakest</option>
-        </select></div>
-      <div className="sm:col-span-4"><ErrorBox error={error} /></div>
-      <button className="btn-primary sm:col-span-1" type="submit" disabled={fetching}>{policy ? 'Save new version' : 'Define policy'}</button>
-    </form>
-  );
+  const save = async ({ name, settings, reason }: PolicySubmission) => {
+    const result = policy ? await change({ id: policy.id, settings, reason }) : await define({ name, settings, reason });
+    if (!result.data) return false;
+    onSaved();
+    return true;
+  };
+  return <PolicyForm policy={policy} busy={defined.fetching || changed.fetching} error={defined.error ?? changed.error} onPreview={preview} onSave={save} />;
 }
 
 const SOURCES = ['attack', 'd3fend', 'atomic', 'caldera', 'lolbas', 'gtfobins', 'sigma', 'elastic', 'ctid', 'sysmon', 'oscal', 'taxii'];
