@@ -8,6 +8,11 @@ const PLAN = {
   steps: 'rundll32 comsvcs.dll MiniDump', platforms: ['windows'], targets: ['ws-01'], tags: ['q4'], blind: false,
 };
 
+const TEMPLATES = [
+  { scope: 'atomic', id: '0be2230c-9ab3-4ac2-8826-3199b9a0ebf8', name: 'Dump LSASS.exe Memory using comsvcs.dll', techniques: ['T1003.001'] },
+  { scope: 'lolbas', id: 'Rundll32.exe', name: 'Rundll32.exe', techniques: ['T1218.011'] },
+];
+
 describe('PlanEditForm', () => {
   test('the procedure text reads back as its input; unknown shapes are not editable', () => {
     expect(procedureInputOf('MANUAL')).toEqual({ kind: 'MANUAL' });
@@ -31,5 +36,33 @@ describe('PlanEditForm', () => {
       steps: 'rundll32 comsvcs.dll MiniDump', platforms: ['windows'], targets: ['ws-01'], tags: ['q4', 'credential access'], blind: false,
     });
     expect(onCancel).toHaveBeenCalled();
+  });
+
+  test('another template found by the search replaces the procedure, and the technique follows it', async () => {
+    const search = vi.fn(async (text: string) => TEMPLATES.filter((template) => template.name.toLowerCase().includes(text.toLowerCase())));
+    const onSave = vi.fn(async () => true);
+    render(<PlanEditForm plan={PLAN} busy={false} onSave={onSave} onCancel={vi.fn()} searchTemplates={search} />);
+    expect(screen.getByText(/ATOMIC_TEST:0be2230c-9ab3-4ac2-8826-3199b9a0ebf8 \(as planned\)/)).toBeInTheDocument();
+    await userEvent.type(screen.getByLabelText('Search all templates (name, id or technique)'), 'rundll');
+    await userEvent.click(await screen.findByRole('button', { name: 'Use lolbas template Rundll32.exe' }));
+    expect(search).toHaveBeenLastCalledWith('rundll');
+    expect(screen.getByText(/LOLBAS:Rundll32.exe \(was ATOMIC_TEST:.*; the steps stay as written\): Rundll32.exe. The technique is now T1218.011/)).toBeInTheDocument();
+    expect(screen.getByLabelText('ATT&CK technique')).toHaveValue('T1218.011');
+    await userEvent.click(screen.getByRole('button', { name: 'Save plan' }));
+    expect(onSave).toHaveBeenCalledWith(expect.objectContaining({
+      technique: 'T1218.011', procedure: { kind: 'LOLBAS', reference: 'Rundll32.exe' }, steps: PLAN.steps,
+    }));
+  });
+
+  test('a plan may be written by hand instead, or go back to the planned procedure', async () => {
+    const onSave = vi.fn(async () => true);
+    render(<PlanEditForm plan={PLAN} busy={false} onSave={onSave} onCancel={vi.fn()} />);
+    await userEvent.click(screen.getByRole('button', { name: 'Write by hand instead' }));
+    expect(screen.getByText(/^MANUAL \(was ATOMIC_TEST/)).toBeInTheDocument();
+    await userEvent.click(screen.getByRole('button', { name: 'Save plan' }));
+    expect(onSave).toHaveBeenLastCalledWith(expect.objectContaining({ technique: 'T1003.001', procedure: { kind: 'MANUAL' } }));
+    await userEvent.click(screen.getByRole('button', { name: 'Keep the planned procedure' }));
+    await userEvent.click(screen.getByRole('button', { name: 'Save plan' }));
+    expect(onSave).toHaveBeenLastCalledWith(expect.objectContaining({ procedure: { kind: 'ATOMIC_TEST', reference: '0be2230c-9ab3-4ac2-8826-3199b9a0ebf8' } }));
   });
 });

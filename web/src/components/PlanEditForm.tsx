@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import type { PlanInput, ProcedureKind } from '../generated/graphql';
+import { PROCEDURE_KIND_OF_LIBRARY, TemplatePicker, type TemplateOption, type TemplateSearch } from './TemplatePicker';
 
 const PROCEDURE_KINDS: readonly ProcedureKind[] = ['ATOMIC_TEST', 'CALDERA_ABILITY', 'LOLBAS', 'GTFOBINS', 'MANUAL'];
 
@@ -29,15 +30,24 @@ export function procedureInputOf(text: string): PlanInput['procedure'] | null {
 
 const splitList = (text: string) => text.split(',').map((item) => item.trim()).filter(Boolean);
 
-/// Edits a plan before execution (leads; `allowedActions` says when). The procedure stays as planned; every
-/// other field is the form's, sent whole.
-export function PlanEditForm({ plan, busy, onSave, onCancel }: {
+/// The procedure input as the read side writes it (`ATOMIC_TEST:<guid>`).
+function procedureText(procedure: PlanInput['procedure']): string {
+  return procedure.reference ? `${procedure.kind}:${procedure.reference}` : procedure.kind;
+}
+
+/// Edits a plan before execution (leads; `allowedActions` says when); every field is the form's, sent whole.
+/// The procedure stays as planned unless the lead writes it by hand instead or picks another catalog
+/// template (`searchTemplates`); the steps stay as written either way.
+export function PlanEditForm({ plan, busy, onSave, onCancel, searchTemplates }: {
   plan: ShownPlan;
   busy: boolean;
   onSave: (plan: PlanInput) => Promise<boolean>;
   onCancel: () => void;
+  searchTemplates?: TemplateSearch;
 }) {
-  const procedure = procedureInputOf(plan.procedure ?? '');
+  const planned = procedureInputOf(plan.procedure ?? '');
+  const [procedure, setProcedure] = useState(planned);
+  const [procedureNote, setProcedureNote] = useState<string | null>(null);
   const [title, setTitle] = useState(plan.title);
   const [objective, setObjective] = useState(plan.objective ?? '');
   const [technique, setTechnique] = useState(plan.technique);
@@ -46,7 +56,7 @@ export function PlanEditForm({ plan, busy, onSave, onCancel }: {
   const [targets, setTargets] = useState((plan.targets ?? []).join(', '));
   const [tags, setTags] = useState((plan.tags ?? []).join(', '));
   const [blind, setBlind] = useState(plan.blind);
-  if (!procedure) return <p className="text-sm text-slate-500">This plan's procedure ({plan.procedure}) is not one this page can keep, so it cannot be edited here.</p>;
+  if (!planned || !procedure) return <p className="text-sm text-slate-500">This plan's procedure ({plan.procedure}) is not one this page can keep, so it cannot be edited here.</p>;
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const saved = await onSave({
@@ -56,6 +66,19 @@ export function PlanEditForm({ plan, busy, onSave, onCancel }: {
     if (saved) onCancel();
   };
   const validTechnique = /^T\d{4}(\.\d{3})?$/.test(technique);
+  const pickTemplate = (template: TemplateOption) => {
+    const kind = PROCEDURE_KIND_OF_LIBRARY[template.scope];
+    if (!kind) return;
+    setProcedure({ kind, reference: template.id });
+    const own = template.techniques.some((item) => item.toUpperCase() === technique);
+    if (!own && template.techniques.length > 0) {
+      setTechnique(template.techniques[0]);
+      setProcedureNote(`${template.name}. The technique is now ${template.techniques[0]}, the template's (${technique} is not one of its).`);
+    } else {
+      setProcedureNote(template.name);
+    }
+  };
+  const changed = procedureText(procedure) !== procedureText(planned);
   return (
     <form className="mt-2 space-y-2 text-sm" aria-label="Edit plan" onSubmit={submit}>
       <div><label className="label" htmlFor="edit-title">Title</label><input id="edit-title" className="input w-full" required value={title} onChange={(e) => setTitle(e.target.value)} /></div>
@@ -66,7 +89,15 @@ export function PlanEditForm({ plan, busy, onSave, onCancel }: {
       <div><label className="label" htmlFor="edit-targets">Targets (comma-separated)</label><input id="edit-targets" className="input w-full" value={targets} onChange={(e) => setTargets(e.target.value)} /></div>
       <div><label className="label" htmlFor="edit-tags">Tags (comma-separated)</label><input id="edit-tags" className="input w-full" value={tags} onChange={(e) => setTags(e.target.value)} /></div>
       <label className="flex items-center gap-2"><input type="checkbox" checked={blind} onChange={(e) => setBlind(e.target.checked)} /> Blind test</label>
-      <p className="text-xs text-slate-500">Procedure: {plan.procedure} (kept).</p>
+      <fieldset className="space-y-1 rounded border border-slate-200 p-2 dark:border-slate-700">
+        <legend className="label px-1">Procedure</legend>
+        <p role="status" className="text-xs">{procedureText(procedure)} {changed ? `(was ${plan.procedure}; the steps stay as written)` : '(as planned)'}{procedureNote && changed ? `: ${procedureNote}` : ''}</p>
+        <div className="flex flex-wrap gap-2">
+          {procedure.kind !== 'MANUAL' && <button type="button" className="btn" onClick={() => { setProcedure({ kind: 'MANUAL' }); setProcedureNote(null); }}>Write by hand instead</button>}
+          {changed && <button type="button" className="btn" onClick={() => { setProcedure(planned); setProcedureNote(null); }}>Keep the planned procedure</button>}
+        </div>
+        {searchTemplates && <TemplatePicker idPrefix="edit-" search={searchTemplates} onPick={pickTemplate} />}
+      </fieldset>
       <div className="flex gap-2">
         <button className="btn-primary" type="submit" disabled={busy || !validTechnique}>Save plan</button>
         <button className="btn" type="button" onClick={onCancel}>Cancel</button>

@@ -3,6 +3,8 @@ import { useNavigate, useSearchParams } from 'react-router-dom';
 import { useMutation, useQuery } from 'urql';
 import { graphql } from '../generated';
 import { ErrorBox, PageTitle } from '../components/ui';
+import { TemplatePicker, type TemplateOption } from '../components/TemplatePicker';
+import { useTemplateSearch } from '../lib/templateSearch';
 
 const PlanTestCaseDocument = graphql(`
   mutation PlanTestCase($plan: PlanInput!) { planTestCase(plan: $plan) { id } }
@@ -16,13 +18,14 @@ const PlanFromTemplateDocument = graphql(`
 
 const TemplatesForTechniqueDocument = graphql(`
   query TemplatesForTechnique($technique: String!) {
-    templates(filter: { technique: $technique }, first: 50) { nodes { id name scope } }
+    templates(filter: { technique: $technique }, first: 50) { nodes { id name scope techniques } }
   }
 `);
 
 const splitList = (text: string) => text.split(',').map((item) => item.trim()).filter(Boolean);
 
-/// Plans a test case by hand or from a catalog template of the chosen technique.
+/// Plans a test case by hand or from a catalog template: one of the chosen technique's, or any found by the
+/// search (then the technique becomes the template's when it is not one of them, as the server requires).
 export function PlanTestCasePage() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
@@ -38,6 +41,22 @@ export function PlanTestCasePage() {
   const [fromTemplate, planFromTemplate] = useMutation(PlanFromTemplateDocument);
   const validTechnique = /^T\d{4}(\.\d{3})?$/.test(technique);
   const [{ data: templates }] = useQuery({ query: TemplatesForTechniqueDocument, variables: { technique }, pause: !validTechnique });
+  const searchTemplates = useTemplateSearch();
+  const [picked, setPicked] = useState<TemplateOption | null>(null);
+  const [techniqueNote, setTechniqueNote] = useState<string | null>(null);
+  const ownTemplates = templates?.templates.nodes ?? [];
+  const templateOptions = picked && !ownTemplates.some((item) => item.scope === picked.scope && item.id === picked.id) ? [picked, ...ownTemplates] : ownTemplates;
+  const pick = (chosen: TemplateOption) => {
+    setPicked(chosen);
+    setTemplate(`${chosen.scope}:${chosen.id}`);
+    const own = chosen.techniques.some((item) => item.toUpperCase() === technique);
+    if (!own && chosen.techniques.length > 0) {
+      setTechnique(chosen.techniques[0]);
+      setTechniqueNote(`The technique is now ${chosen.techniques[0]}, the template's${technique ? ` (${technique} is not one of its techniques)` : ''}.`);
+    } else {
+      setTechniqueNote(null);
+    }
+  };
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -62,15 +81,17 @@ export function PlanTestCasePage() {
       <form className="card space-y-3" onSubmit={submit} aria-label="Plan a test case">
         <div>
           <label className="label" htmlFor="plan-technique">ATT&CK technique</label>
-          <input id="plan-technique" className="input" required placeholder="T1003.001" value={technique} onChange={(e) => setTechnique(e.target.value.trim().toUpperCase())} />
+          <input id="plan-technique" className="input" required placeholder="T1003.001" value={technique} onChange={(e) => { setTechnique(e.target.value.trim().toUpperCase()); setTechniqueNote(null); }} />
+          {techniqueNote && <p role="status" className="mt-1 text-xs text-slate-500">{techniqueNote}</p>}
         </div>
         <div>
           <label className="label" htmlFor="plan-template">Procedure</label>
           <select id="plan-template" className="input" value={template} onChange={(e) => setTemplate(e.target.value)}>
             <option value="">Written by hand</option>
-            {(templates?.templates.nodes ?? []).map((item) => <option key={`${item.scope}:${item.id}`} value={`${item.scope}:${item.id}`}>{item.scope}: {item.name}</option>)}
+            {templateOptions.map((item) => <option key={`${item.scope}:${item.id}`} value={`${item.scope}:${item.id}`}>{item.scope}: {item.name}</option>)}
           </select>
         </div>
+        <TemplatePicker idPrefix="plan-" search={searchTemplates} onPick={pick} />
         <div>
           <label className="label" htmlFor="plan-title">Title{template ? ' (optional: the template’s name otherwise)' : ''}</label>
           <input id="plan-title" className="input" required={!template} value={title} onChange={(e) => setTitle(e.target.value)} />

@@ -14,6 +14,7 @@ import { describeError } from '../lib/errors';
 import { usePollWhileMissing, useSettle } from '../lib/useSettle';
 import { formatTime, humanEnum, humanState, toLocalInput, fromLocalInput } from '../lib/format';
 import { useSession } from '../lib/session';
+import { useTemplateSearch } from '../lib/templateSearch';
 
 const SIMPLE_DOCUMENTS: Record<SimpleStep, TypedDocumentNode<unknown, { id: string }>> = {
   startExecution: M.StartExecutionDocument,
@@ -37,6 +38,7 @@ export function TestCasePage() {
   const { id = '' } = useParams();
   const { me } = useSession();
   const client = useClient();
+  const searchTemplates = useTemplateSearch();
   const [{ data, error, fetching }, refetch] = useQuery({ query: TestCaseDocument, variables: { id, historyId: id } });
   // Pushes every change the projector applies; the normalised cache updates the page from it.
   const [{ data: live }] = useSubscription({ query: TestCaseLiveDocument, variables: { id } }, (_previous, next) => {
@@ -117,7 +119,7 @@ export function TestCasePage() {
             )}
           </h2>
           {editingPlan && allowed.has('editPlan') && !test.redacted && (
-            <PlanEditForm plan={test} busy={busy} onSave={(plan) => run(EditPlanDocument, { id, plan })} onCancel={() => setEditingPlan(false)} />
+            <PlanEditForm plan={test} busy={busy} onSave={(plan) => run(EditPlanDocument, { id, plan })} onCancel={() => setEditingPlan(false)} searchTemplates={searchTemplates} />
           )}
           {test.redacted ? <p className="text-sm text-slate-500">Blind test: red's details are hidden until red reveals it.</p> : (
             <dl className="text-sm">
