@@ -1,9 +1,11 @@
-import { useState } from 'react';
-import { useClient, useQuery } from 'urql';
+import { useCallback, useId, useState, type FormEvent } from 'react';
+import { useClient, useMutation, useQuery, type CombinedError } from 'urql';
 import { graphql } from '../generated';
 import { Badge, Empty, ErrorBox, Loading, download } from './ui';
 import { formatTime } from '../lib/format';
 import { describeError } from '../lib/errors';
+import { hasRole, useSession } from '../lib/session';
+import { useSettle } from '../lib/useSettle';
 
 export const SavedLayersDocument = graphql(`
   query SavedLayers {
@@ -14,18 +16,28 @@ export const SavedLayersDocument = graphql(`
   }
 `);
 
+const RenameSavedLayerDocument = graphql(`mutation RenameSavedLayer($id: UUID!, $name: String!) { renameSavedLayer(id: $id, name: $name) }`);
+const DeleteSavedLayerDocument = graphql(`mutation DeleteSavedLayer($id: UUID!) { deleteSavedLayer(id: $id) }`);
+
 const NavigatorFileDocument = graphql(`query SavedLayerFile($id: UUID!) { savedLayer(id: $id) { id name navigatorLayer } }`);
 
 export type SavedLayerAnnotation = { techniqueId: string; tactic?: string | null; score?: number | null; color?: string | null; comment?: string | null };
 
 /// The Navigator layers imported as saved views (Reports → Navigator import): one may be shown over the
 /// heatmap, which then outlines the techniques it annotates, and each can be downloaded again as its file.
+/// Leads and admins (`ManageSavedLayers`) rename and delete them.
 export function SavedLayersPanel({ domain, shownId, onShow }: {
   domain: string;
   shownId: string | null;
   onShow: (id: string | null) => void;
 }) {
-  const [{ data, error, fetching }] = useQuery({ query: SavedLayersDocument });
+  const [{ data, error, fetching }, refetch] = useQuery({ query: SavedLayersDocument });
+  const { me } = useSession();
+  const manages = hasRole(me, 'RED_LEAD', 'BLUE_LEAD');
+  // The list is a read model: a rename or delete shows once the projector has applied it.
+  const settle = useSettle(useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]));
+  const [, rename] = useMutation(RenameSavedLayerDocument);
+  const [, remove] = useMutation(DeleteSavedLayerDocument);
   return (
     <details className="card mb-2 text-sm" open={shownId !== null || undefined}>
       <summary className="cursor-pointer font-semibold">Saved layers</summary>
@@ -47,6 +59,23 @@ export function SavedLayersPanel({ domain, shownId, onShow }: {
                   {shown ? 'Hide from heatmap' : 'Show on heatmap'}
                 </button>
                 <SavedLayerDownload id={layer.id} name={layer.name} />
+                {manages && (
+                  <SavedLayerActions
+                    name={layer.name}
+                    onRename={async (name) => {
+                      const result = await rename({ id: layer.id, name });
+                      if (!result.error) settle();
+                      return result.error ?? null;
+                    }}
+                    onDelete={async () => {
+                      const result = await remove({ id: layer.id });
+                      if (result.error) return result.error;
+                      if (shown) onShow(null);
+                      settle();
+                      return null;
+                    }}
+                  />
+                )}
                 {shown && otherDomain && <span className="text-xs text-amber-700 dark:text-amber-400">This layer is for {layer.domain}; switch the domain to see its techniques.</span>}
               </li>
             );
@@ -74,6 +103,56 @@ function SavedLayerDownload({ id, name }: { id: string; name: string }) {
     <>
       <button type="button" className="btn py-0 text-xs" disabled={busy} onClick={fetchAndDownload}>Download layer file</button>
       <ErrorBox message={failure} />
+    </>
+  );
+}
+
+/// Rename (inline, the new name checked by the server) and delete (after a confirmation) for one saved layer;
+/// a refusal is shown beside the buttons. `onRename` and `onDelete` answer with the server's error, if any.
+export function SavedLayerActions({ name, onRename, onDelete }: {
+  name: string;
+  onRename: (name: string) => Promise<CombinedError | null>;
+  onDelete: () => Promise<CombinedError | null>;
+}) {
+  const [mode, setMode] = useState<'idle' | 'renaming' | 'confirmingDelete'>('idle');
+  const [newName, setNewName] = useState(name);
+  const [busy, setBusy] = useState(false);
+  const [failure, setFailure] = useState<CombinedError | null>(null);
+  const inputId = useId();
+  const act = async (action: () => Promise<CombinedError | null>) => {
+    setBusy(true);
+    setFailure(null);
+    const refused = await action();
+    setBusy(false);
+    setFailure(refused);
+    if (!refused) setMode('idle');
+  };
+  const submitRename = (event: FormEvent) => {
+    event.preventDefault();
+    void act(() => onRename(newName.trim()));
+  };
+  return (
+    <>
+      {mode === 'idle' && <>
+        <button type="button" className="btn py-0 text-xs" aria-label={`Rename ${name}`} onClick={() => { setNewName(name); setFailure(null); setMode('renaming'); }}>Rename</button>
+        <button type="button" className="btn py-0 text-xs" aria-label={`Delete ${name}`} onClick={() => { setFailure(null); setMode('confirmingDelete'); }}>Delete</button>
+      </>}
+      {mode === 'renaming' && (
+        <form className="flex items-center gap-1" aria-label={`Rename ${name}`} onSubmit={submitRename}>
+          <label className="sr-only" htmlFor={inputId}>New name for {name}</label>
+          <input id={inputId} className="input py-0 text-xs" required value={newName} onChange={(e) => setNewName(e.target.value)} />
+          <button type="submit" className="btn-primary py-0 text-xs" disabled={busy || !newName.trim() || newName.trim() === name}>Save name</button>
+          <button type="button" className="btn py-0 text-xs" onClick={() => setMode('idle')}>Cancel</button>
+        </form>
+      )}
+      {mode === 'confirmingDelete' && (
+        <span role="group" aria-label={`Confirm deleting ${name}`} className="flex items-center gap-1 text-xs">
+          Delete “{name}”? Its history stays in the log.
+          <button type="button" className="btn-primary py-0 text-xs" disabled={busy} onClick={() => void act(onDelete)}>Delete for good</button>
+          <button type="button" className="btn py-0 text-xs" onClick={() => setMode('idle')}>Keep it</button>
+        </span>
+      )}
+      {failure && <span className="w-full"><ErrorBox error={failure} /></span>}
     </>
   );
 }
