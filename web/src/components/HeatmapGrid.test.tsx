@@ -40,6 +40,19 @@ describe('HeatmapGrid', () => {
     expect(screen.getByRole('button', { name: /T1003 OS Credential Dumping: score 85$/ })).not.toHaveAttribute('data-in-layer');
   });
 
+  test('a layer naming only a sub-technique outlines its collapsed parent, and the sub-technique once expanded', async () => {
+    render(<HeatmapGrid columns={columns} mode="score" marked={new Map([['T1003.001', 'seen in the wild']])} onSelect={() => {}} />);
+    const parent = screen.getByRole('button', { name: /T1003 OS Credential Dumping: score 85, 1 of its sub-techniques in the saved layer$/ });
+    expect(parent).toHaveAttribute('data-subs-in-layer', '1');
+    expect(parent).not.toHaveAttribute('data-in-layer');
+    expect(parent.className).toContain('outline-dotted');
+    expect(screen.getByRole('button', { name: /T1110 Brute Force: untested$/ })).not.toHaveAttribute('data-subs-in-layer');
+    await userEvent.click(screen.getByRole('button', { name: 'Show 1 sub-techniques of T1003' }));
+    const sub = screen.getByRole('button', { name: /T1003.001 LSASS Memory: score 90, in the saved layer \(seen in the wild\)$/ });
+    expect(sub).toHaveAttribute('data-in-layer', 'true');
+    expect(sub).not.toHaveAttribute('data-subs-in-layer');
+  });
+
   test('a click selects the technique', async () => {
     const onSelect = vi.fn();
     render(<HeatmapGrid columns={columns} mode="score" onSelect={onSelect} />);

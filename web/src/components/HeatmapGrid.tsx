@@ -15,7 +15,8 @@ export interface HeatmapGridProps {
   overlayKind?: 'diff' | 'rescore';
   selected?: string | null;
   /// A saved layer shown over the heatmap: its techniques are outlined (the colour stays the coverage's),
-  /// each with what the layer says about it.
+  /// each with what the layer says about it; a technique with sub-techniques in the layer is outlined dotted
+  /// (when not in it itself), so they show while it is collapsed.
   marked?: Map<string, string>;
   onSelect: (techniqueId: string) => void;
 }
@@ -63,7 +64,14 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, mar
         ? `${cell.score ?? '–'}→${extra?.rescored ?? '–'}`
         : cell.score ?? undefined;
     const layerNote = marked?.get(cell.techniqueId);
-    const label = `${cell.techniqueId} ${cell.name}: ${cell.score === null || cell.score === undefined ? 'untested' : `score ${cell.score}`}${cell.stale ? ', stale' : ''}${extra?.change ? `, ${extra.change.toLowerCase()}` : ''}${layerNote !== undefined ? `, in the saved layer${layerNote ? ` (${layerNote})` : ''}` : ''}`;
+    // A layer that names sub-techniques only still shows on their collapsed parent.
+    const subsInLayer = sub || !marked ? 0 : (cell.subTechniques ?? []).filter((item) => marked.has(item.techniqueId)).length;
+    const inLayer = layerNote !== undefined ? `, in the saved layer${layerNote ? ` (${layerNote})` : ''}` : '';
+    const subsNote = subsInLayer > 0 ? `, ${subsInLayer} of its sub-techniques in the saved layer` : '';
+    const outline = layerNote !== undefined
+      ? 'outline-2 outline-offset-1 outline-dashed outline-sky-600'
+      : subsInLayer > 0 ? 'outline-2 outline-offset-1 outline-dotted outline-sky-600' : '';
+    const label = `${cell.techniqueId} ${cell.name}: ${cell.score === null || cell.score === undefined ? 'untested' : `score ${cell.score}`}${cell.stale ? ', stale' : ''}${extra?.change ? `, ${extra.change.toLowerCase()}` : ''}${inLayer}${subsNote}`;
     return (
       <button
         type="button"
@@ -73,11 +81,12 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, mar
         data-row-index={rowIndexOf.get(`${column}/${cell.techniqueId}`)}
         data-score={cell.score ?? ''}
         data-in-layer={layerNote !== undefined || undefined}
+        data-subs-in-layer={subsInLayer || undefined}
         aria-label={label}
         aria-pressed={selected === cell.techniqueId}
         title={label}
         onClick={() => onSelect(cell.techniqueId)}
-        className={`heatmap-cell flex w-full items-center justify-between gap-1 rounded px-1.5 py-1 text-left text-[11px] leading-tight ${sub ? 'ml-2 w-[calc(100%-0.5rem)]' : ''} ${colour ? '' : 'bg-slate-200 dark:bg-slate-700'} ${selected === cell.techniqueId ? 'ring-2 ring-violet-600' : layerNote !== undefined ? 'outline-2 outline-offset-1 outline-dashed outline-sky-600' : ''} ${cell.stale ? 'opacity-70' : ''}`}
+        className={`heatmap-cell flex w-full items-center justify-between gap-1 rounded px-1.5 py-1 text-left text-[11px] leading-tight ${sub ? 'ml-2 w-[calc(100%-0.5rem)]' : ''} ${colour ? '' : 'bg-slate-200 dark:bg-slate-700'} ${selected === cell.techniqueId ? 'ring-2 ring-violet-600' : outline} ${cell.stale ? 'opacity-70' : ''}`}
         style={colour ? { backgroundColor: colour, color: textOn(colour) } : undefined}
       >
         <span className="truncate"><span className="font-semibold">{cell.techniqueId}</span> {cell.name}</span>

@@ -182,7 +182,7 @@ export function HeatmapPage() {
               {data.heatmap.policy.policyId ? ` (policy version ${data.heatmap.policy.version})` : ' (default scoring)'}
             </span>
             {overlayKind === 'rescore' && rescore && <span>Cells show in force → re-scored.</span>}
-            {shownLayer && <span data-testid="layer-summary">Outlined: the {shownLayer.annotations.length} techniques of the saved layer “{shownLayer.name}” ({markedOnGrid} cells on this heatmap; a technique in several tactics counts once per tactic).</span>}
+            {shownLayer && <span data-testid="layer-summary">Outlined: the {shownLayer.annotations.length} techniques of the saved layer “{shownLayer.name}” ({markedOnGrid} cells on this heatmap; a technique in several tactics counts once per tactic). Dotted: a technique with sub-techniques in the layer.</span>}
             {overlayKind === 'diff' && diff && <span data-testid="diff-count">{diff.coverageDiff.length} techniques changed since {formatTime(settings.diffFrom)}.</span>}
             <ul className="flex flex-wrap items-center gap-2" aria-label="Legend">
               {legend(overlayKind === 'diff' ? 'diff' : overlayKind === 'rescore' ? 'score' : settings.colour).map((item) => (
