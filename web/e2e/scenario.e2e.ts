@@ -311,9 +311,19 @@ test('every page renders for an admin', async () => {
   await page.getByRole('button', { name: 'Effect' }).click();
   await page.getByText(/techniques would score differently/).waitFor({ timeout: 20_000 });
   await page.getByRole('button', { name: 'Edit', exact: true }).click();
-  await page.getByRole('form', { name: 'Edit Strict' }).getByLabel('Reason').fill('logged counts a little more');
-  await page.getByRole('form', { name: 'Edit Strict' }).getByLabel('Logged').fill('50');
-  await page.getByRole('button', { name: 'Save new version' }).click();
+  const editForm = page.getByRole('form', { name: 'Edit Strict' });
+  await editForm.getByLabel('Reason').fill('logged counts a little more');
+  await editForm.getByLabel('Logged').fill('50');
+  // The effect of the edited settings before saving them: the approved ICS technique scores less than under
+  // the defaults in force (alerted 50, not 80).
+  await editForm.getByLabel('Preview on').selectOption('ICS');
+  await editForm.getByRole('button', { name: 'Preview' }).click();
+  const preview = editForm.getByRole('region', { name: 'Preview on ICS' });
+  await preview.getByText(/, 1 lowered \(of/).waitFor({ timeout: 20_000 });
+  const [, before, after] = /T0817: (\d+) → (\d+)/.exec((await preview.getByText(/^T0817: /).textContent())!)!;
+  expect(Number(after)).toBeLessThan(Number(before));
+  await screenshot(page, 'admin-policy-preview');
+  await editForm.getByRole('button', { name: 'Save new version' }).click();
   await page.getByRole('cell', { name: /Strict v2/ }).waitFor({ timeout: 20_000 });
   await screenshot(page, 'admin-policies');
   for (const [tab, ready] of [['Imports', 'Run now'], ['Scheduled jobs', 'Newest runs'], ['System', 'Read models (live)']]) {
