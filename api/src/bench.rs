@@ -23,8 +23,13 @@ use crate::database::{self, Located};
 use crate::serve::projector;
 
 mod evidence;
+pub mod figures;
 mod heatmap;
 mod imports;
+mod load;
+mod suite;
+
+use figures::{Figure, Goal, Measure};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
@@ -97,9 +102,29 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// Every benchmark above but `replicas`, each on a scratch database of its own, with its ceilings and peers
+    /// measured in the same run (pgbench, COPY, a sequential read of the log, serde_json on the ATT&CK bundle,
+    /// mitreattack-python and pySigma through deploy/bench/ensure-python-baseline), then the server under load
+    /// from another process; prints one markdown table: figure, ours, baseline, ratio, target, pass/fail.
+    /// Exits 0 whenever the suite ran, whether or not every target was met (read the table). Run it from the
+    /// repository root (the corpus is ../shared/corpus, or AEGIS_CORPUS).
+    All {
+        /// A small size that runs in about two minutes (the test command runs it).
+        #[arg(long)]
+        quick: bool,
+    },
     /// One case of `bench import`, run in a child process so that its peak memory is its own; prints JSON.
     #[command(hide = true)]
     ImportCase(imports::CaseArgs),
+    /// The load of `bench all`'s server figures: concurrent clients sending mutations to a running server over
+    /// HTTP, from a process of their own; prints JSON latencies.
+    #[command(hide = true)]
+    LoadClient(load::LoadClientArgs),
+}
+
+/// `aegis bench load-client`, without a database of its own.
+pub async fn load_client(args: &load::LoadClientArgs) -> anyhow::Result<()> {
+    load::client(args).await
 }
 
 /// README's scale-out figures, measured with this very binary as the servers.
@@ -123,6 +148,14 @@ pub async fn run(
     located: &Located,
     s3: Option<commands::evidence::store::S3Settings>,
 ) -> anyhow::Result<()> {
+    if let BenchCommand::All { quick } = command {
+        let size = if quick {
+            suite::SuiteSize::quick()
+        } else {
+            suite::SuiteSize::full()
+        };
+        return suite::run(located, s3, &size).await.map(drop);
+    }
     let reused = std::env::var("AEGIS_BENCH_DATABASE").ok();
     let scratch = match &reused {
         Some(name) => ScratchDatabase::reuse(&located.owner_url, name).await?,
@@ -130,22 +163,34 @@ pub async fn run(
     };
     let result = match command {
         BenchCommand::Append { writers, seconds } => {
-            append(&scratch, &writers, Duration::from_secs(seconds)).await
+            append_rates(&scratch, &writers, Duration::from_secs(seconds))
+                .await
+                .map(drop)
         }
         BenchCommand::Projector { events, batch_size } => {
-            catch_up(&scratch, events, batch_size).await
+            catch_up(&scratch, events, batch_size).await.map(drop)
         }
-        BenchCommand::Login { logins, concurrent } => login(&scratch, logins, concurrent).await,
+        BenchCommand::Login { logins, concurrent } => {
+            login(&scratch, logins, concurrent).await.map(drop)
+        }
         BenchCommand::Mutations {
             requests,
             clients,
             seconds,
-        } => mutations(&scratch, requests, clients, Duration::from_secs(seconds)).await,
-        BenchCommand::Import(args) => imports::run(&scratch, &args).await,
-        BenchCommand::Evidence { rounds } => evidence::run(&scratch, s3, rounds).await,
-        BenchCommand::Heatmap(args) => heatmap::run(&scratch, &args).await,
-        // The command line runs a case through `import_case`, without locating a server or creating a database.
+        } => mutations(&scratch, requests, clients, Duration::from_secs(seconds))
+            .await
+            .map(drop),
+        BenchCommand::Import(args) => imports::run(&scratch, &args).await.map(drop),
+        BenchCommand::Evidence { rounds } => evidence::run(&scratch, s3, rounds).await.map(drop),
+        BenchCommand::Heatmap(args) => heatmap::run(&scratch, &args, async |_| Ok(Vec::new()))
+            .await
+            .map(drop),
+        // The command line runs a case through `import_case` and the load client through `load_client`, without
+        // locating a server or creating a database.
         BenchCommand::ImportCase(case) => imports::case(&case).await,
+        BenchCommand::LoadClient(args) => load::client(&args).await,
+        // Handled above, before the scratch database.
+        BenchCommand::All { .. } => Ok(()),
         // The command line runs it without a database: it starts clusters of its own.
         BenchCommand::Replicas { clients, seconds } => replicas(clients, seconds).await,
     };
@@ -182,7 +227,19 @@ struct ScratchDatabase {
 
 impl ScratchDatabase {
     async fn create(owner_url: &str) -> anyhow::Result<Self> {
-        let name = format!("aegis_bench_{}", std::process::id());
+        Self::create_with_name(owner_url, format!("aegis_bench_{}", std::process::id())).await
+    }
+
+    /// One of several in a run (`bench all`): `aegis_bench_<pid>_<part>`.
+    async fn create_named(owner_url: &str, part: &str) -> anyhow::Result<Self> {
+        Self::create_with_name(
+            owner_url,
+            format!("aegis_bench_{}_{part}", std::process::id()),
+        )
+        .await
+    }
+
+    async fn create_with_name(owner_url: &str, name: String) -> anyhow::Result<Self> {
         let owner = database::connect(owner_url, 1).await?;
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
             .execute(&owner)
@@ -248,12 +305,44 @@ fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
 }
 
 const USERS_PER_WRITER: usize = 200;
+/// The bound: 16 writers append at least half as many events per second as pgbench inserts rows.
+const APPEND_TARGET_RATIO: f64 = 0.5;
+const APPEND_TARGET_WRITERS: u32 = 16;
 
-async fn append(
+/// One writer count's figures: commands through the command layer and pgbench's inserts, per second.
+struct AppendRate {
+    writers: u32,
+    commands: f64,
+    raw: f64,
+}
+
+fn append_figures(rates: &[AppendRate]) -> Vec<Figure> {
+    rates
+        .iter()
+        .map(|rate| {
+            let figure = Figure::rate_versus(
+                format!(
+                    "append, single-event commands through the command layer, {} writers",
+                    rate.writers
+                ),
+                Measure::new(rate.commands, "events/s"),
+                format!("pgbench single-row inserts, {} clients", rate.writers),
+                Measure::new(rate.raw, "rows/s"),
+            );
+            if rate.writers == APPEND_TARGET_WRITERS {
+                figure.target(Goal::RatioAtLeast(APPEND_TARGET_RATIO))
+            } else {
+                figure
+            }
+        })
+        .collect()
+}
+
+async fn append_rates(
     scratch: &ScratchDatabase,
     writer_counts: &[u32],
     duration: Duration,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<AppendRate>> {
     let pgbench = find_pgbench()?;
     let service = Arc::new(CommandService::<User>::new(
         scratch.pool.clone(),
@@ -269,6 +358,7 @@ async fn append(
         "{:>8} {:>16} {:>16} {:>8}",
         "writers", "aegis events/s", "raw rows/s", "ratio"
     );
+    let mut rates = Vec::with_capacity(writer_counts.len());
     for &writers in writer_counts {
         let users = register_users(&service, &actor, writers as usize * USERS_PER_WRITER).await?;
         let aegis =
@@ -278,8 +368,13 @@ async fn append(
             "{writers:>8} {aegis:>16.0} {raw:>16.0} {:>7.0}%",
             100.0 * aegis / raw
         );
+        rates.push(AppendRate {
+            writers,
+            commands: aegis,
+            raw,
+        });
     }
-    Ok(())
+    Ok(rates)
 }
 
 async fn register_users(
@@ -420,8 +515,8 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 /// Generates `events` events (10 per aggregate, payloads and metadata shaped like real ones) and times the
-/// projector rebuilding every read model from zero.
-async fn catch_up(scratch: &ScratchDatabase, events: i64, batch_size: i64) -> anyhow::Result<()> {
+/// projector rebuilding every read model from zero; returns events per second.
+async fn catch_up(scratch: &ScratchDatabase, events: i64, batch_size: i64) -> anyhow::Result<f64> {
     let generating = Instant::now();
     let chunk = 100_000_i64;
     let mut start = 0_i64;
@@ -459,14 +554,22 @@ async fn catch_up(scratch: &ScratchDatabase, events: i64, batch_size: i64) -> an
         projector.names().join(" + "),
         events as f64 / elapsed
     );
-    Ok(())
+    Ok(events as f64 / elapsed)
 }
 
 const BENCH_PASSWORD: &str = "a long benchmark passphrase";
 
 /// Times sign-ins one after another (p50, p95), then many at once against the hashing bound, then token
 /// verification alone and with its grant (cached and not).
-async fn login(scratch: &ScratchDatabase, logins: usize, concurrent: usize) -> anyhow::Result<()> {
+#[allow(
+    clippy::too_many_lines,
+    reason = "three measurements in turn, each printed"
+)]
+async fn login(
+    scratch: &ScratchDatabase,
+    logins: usize,
+    concurrent: usize,
+) -> anyhow::Result<Vec<Figure>> {
     let keys = Arc::new(SigningKeys::ephemeral());
     let authenticator = Authenticator::new(Arc::clone(&keys), scratch.pool.clone());
     let identity = Identity::new(
@@ -560,7 +663,29 @@ async fn login(scratch: &ScratchDatabase, logins: usize, concurrent: usize) -> a
         cached.as_micros(),
         uncached.as_micros()
     );
-    Ok(())
+    let micros = |duration: Duration| Measure::new(duration.as_secs_f64() * 1e6, "µs");
+    Ok(vec![
+        Figure::ours(
+            "sign-in (Argon2id m=19 MiB, t=2, p=1, whole flow), one at a time, p50",
+            Measure::millis(percentile(50)),
+        ),
+        Figure::ours(
+            "sign-in, one at a time, p95",
+            Measure::millis(percentile(95)),
+        ),
+        Figure::ours(
+            format!("sign-ins started {concurrent} at once"),
+            Measure::new(concurrent as f64 / elapsed, "sign-ins/s"),
+        ),
+        Figure::ours(
+            "token verification per request, grant cached",
+            micros(cached),
+        ),
+        Figure::ours(
+            "token verification per request, grant read from PostgreSQL",
+            micros(uncached),
+        ),
+    ])
 }
 
 /// Sends one GraphQL request through the whole router (edge, authentication, schema, command layer).
@@ -604,7 +729,7 @@ async fn mutations(
     requests: usize,
     clients: usize,
     duration: Duration,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Figure>> {
     let keys = Arc::new(SigningKeys::ephemeral());
     let authenticator = Authenticator::new(Arc::clone(&keys), scratch.pool.clone());
     let identity = Identity::new(
@@ -657,6 +782,17 @@ async fn mutations(
         percentile(50).as_secs_f64() * 1000.0,
         percentile(99).as_secs_f64() * 1000.0
     );
+    let one_at_a_time = "addComment through the router in this process, one at a time";
+    let mut figures = vec![
+        Figure::ours(
+            format!("{one_at_a_time}, p50"),
+            Measure::millis(percentile(50)),
+        ),
+        Figure::ours(
+            format!("{one_at_a_time}, p99"),
+            Measure::millis(percentile(99)),
+        ),
+    ];
 
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + duration;
@@ -677,11 +813,15 @@ async fn mutations(
     for task in tasks {
         task.await??;
     }
+    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
     println!(
-        "mutation addComment through GraphQL, {clients} concurrent clients: {:.0} mutations/s",
-        done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+        "mutation addComment through GraphQL, {clients} concurrent clients: {rate:.0} mutations/s"
     );
-    Ok(())
+    figures.push(Figure::ours(
+        format!("addComment through the router in this process, {clients} concurrent clients"),
+        Measure::new(rate, "mutations/s"),
+    ));
+    Ok(figures)
 }
 
 #[cfg(test)]

@@ -341,6 +341,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bench::import_case(&case).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(bench::BenchCommand::LoadClient(args)) => {
+            bench::load_client(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(bench::BenchCommand::Replicas { clients, seconds }) => {
             bench::replicas(clients, seconds).await?;
             Ok(ExitCode::SUCCESS)

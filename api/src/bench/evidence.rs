@@ -21,6 +21,7 @@ use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::ScratchDatabase;
+use super::figures::{Figure, Measure};
 use crate::state::{AppState, EvidenceBackend, WebSettings};
 
 const MIB: u64 = 1024 * 1024;
@@ -29,7 +30,7 @@ pub async fn run(
     scratch: &ScratchDatabase,
     s3: Option<S3Settings>,
     rounds: u32,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Figure>> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let files = tempfile::tempdir()?;
     let small = sample(files.path(), "small.log", MIB).await?;
@@ -42,6 +43,7 @@ pub async fn run(
             "release"
         }
     );
+    let mut figures = Vec::new();
     let mut backends = vec![("local disk", None)];
     if let Some(settings) = s3 {
         backends.push(("S3", Some(settings)));
@@ -60,6 +62,10 @@ pub async fn run(
                 mib / seconds,
                 seconds * 1000.0 / f64::from(rounds)
             );
+            figures.push(Figure::ours(
+                format!("evidence upload + confirm, {label} files, {name}"),
+                Measure::new(mib / seconds, "MiB/s"),
+            ));
         }
         let before = peak_rss_kib()?;
         reset_peak_rss();
@@ -74,8 +80,20 @@ pub async fn run(
             (peak.saturating_sub(baseline)) as f64 / 1024.0,
             before.max(peak) as f64 / 1024.0
         );
+        figures.push(
+            Figure::ours(
+                format!(
+                    "evidence: peak resident memory during one 50 MiB upload + confirm, {name} (server and client)"
+                ),
+                Measure::new(peak as f64 / 1024.0, "MiB"),
+            )
+            .note(format!(
+                "+{:.1} MiB",
+                (peak.saturating_sub(baseline)) as f64 / 1024.0
+            )),
+        );
     }
-    Ok(())
+    Ok(figures)
 }
 
 struct SampleFile {

@@ -45,6 +45,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::ScratchDatabase;
+use super::figures::{Figure, Goal, Measure};
 use crate::auth::identity::{Identity, IdentitySettings, RequestOrigin};
 use crate::auth::session::Authenticator;
 use crate::auth::tokens::SigningKeys;
@@ -82,9 +83,31 @@ pub struct HeatmapArgs {
     /// Events per projector transaction.
     #[arg(long, default_value_t = crate::config::DEFAULT_PROJECTOR_BATCH_SIZE)]
     pub batch_size: i64,
+    /// Whole heatmaps timed through the GraphQL schema.
+    #[arg(long, default_value_t = GRAPHQL_QUERIES)]
+    pub graphql_queries: usize,
 }
 
-pub async fn run(scratch: &ScratchDatabase, args: &HeatmapArgs) -> anyhow::Result<()> {
+/// The name of the rebuild figure, to which `aegis bench all` adds its ceiling.
+pub const REBUILD_FIGURE: &str = "rebuild of every read model from the heatmap's log";
+/// The target of the live heatmap as the server answers it, and of `asOf` (p99, ms).
+const LIVE_P99_TARGET_MS: f64 = 20.0;
+const AS_OF_P99_TARGET_MS: f64 = 300.0;
+/// How much the served heatmap's p99 may grow from the smallest log to the largest.
+const FLATNESS_TARGET: f64 = 1.5;
+const REBUILD_TARGET: f64 = 30_000.0;
+
+/// Prints the figures and returns them; `with_snapshots` measures more on the generated log (its end given)
+/// while the weekly snapshots are still there, and its figures join the others.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the benchmark's steps in order, each a call"
+)]
+pub async fn run(
+    scratch: &ScratchDatabase,
+    args: &HeatmapArgs,
+    with_snapshots: impl AsyncFnOnce(DateTime<Utc>) -> anyhow::Result<Vec<Figure>>,
+) -> anyhow::Result<Vec<Figure>> {
     let pool = &scratch.pool;
     let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(pool)
@@ -108,6 +131,7 @@ pub async fn run(scratch: &ScratchDatabase, args: &HeatmapArgs) -> anyhow::Resul
         .collect();
     stages.push(args.events);
     let mut rows = vec![Row::header()];
+    let mut figures = Vec::new();
     let (mut read_p99, mut cached_p99) = (Vec::new(), Vec::new());
     let events = grow(
         pool,
@@ -120,6 +144,7 @@ pub async fn run(scratch: &ScratchDatabase, args: &HeatmapArgs) -> anyhow::Resul
             cached_p99.push((stage, percentile(&live.cached, 99)));
             rows.push(Row::latencies(LIVE_READ, stage, &live.read));
             rows.push(Row::latencies(LIVE_CACHED, stage, &live.cached));
+            figures.extend(live_figures(stage, live));
         },
     )
     .await?;
@@ -143,12 +168,46 @@ pub async fn run(scratch: &ScratchDatabase, args: &HeatmapArgs) -> anyhow::Resul
         events,
         &as_of,
     ));
+    let as_of_name = format!(
+        "heatmap(asOf) at random moments, {} events, {snapshots_kept} weekly snapshots",
+        thousands(events)
+    );
+    figures.extend(p50_p99(&as_of_name, &as_of, Some(AS_OF_P99_TARGET_MS)));
+    figures.extend(with_snapshots(end).await?);
 
-    let (graphql, direct) = time_graphql(scratch, end, GRAPHQL_QUERIES).await?;
+    let (graphql, direct) = time_graphql(scratch, end, args.graphql_queries).await?;
+    figures.push(Figure::growth_versus(
+        format!(
+            "one live heatmap through the GraphQL schema (every field), {} events, p50",
+            thousands(events)
+        ),
+        Measure::millis(percentile(&graphql, 50)),
+        "the same heatmap called directly",
+        Measure::millis(percentile(&direct, 50)),
+    ));
 
     let live_sizes = sizes(pool).await?;
-    let rebuilds = time_rebuilds(&projector, events).await?;
+    let (rebuild_seconds, rebuilds) = time_rebuilds(&projector, events).await?;
+    figures.push(
+        Figure::ours(
+            format!("{REBUILD_FIGURE} ({} events)", thousands(events)),
+            Measure::new(events as f64 / rebuild_seconds, "events/s"),
+        )
+        .target(Goal::AtLeast(REBUILD_TARGET)),
+    );
     let rebuilt_sizes = sizes(pool).await?;
+    let read_models: i64 = rebuilt_sizes
+        .iter()
+        .filter(|(name, _)| !name.starts_with("events"))
+        .map(|(_, bytes)| bytes)
+        .sum();
+    figures.push(Figure::ours(
+        "read models on disk after the rebuild, per 1,000,000 events",
+        Measure::new(
+            read_models as f64 / 1_048_576.0 * 1_000_000.0 / events as f64,
+            "MiB",
+        ),
+    ));
 
     sqlx::query("TRUNCATE coverage_snapshots")
         .execute(pool)
@@ -162,6 +221,15 @@ pub async fn run(scratch: &ScratchDatabase, args: &HeatmapArgs) -> anyhow::Resul
         events,
         &without,
     ));
+    figures.extend(p50_p99(
+        &format!(
+            "heatmap(asOf) at the same moments, {} events, no snapshots",
+            thousands(events)
+        ),
+        &without,
+        None,
+    ));
+    figures.extend(flatness(&cached_p99));
 
     rows.push(Row::ratio(LIVE_READ, &read_p99));
     rows.push(Row::ratio(LIVE_CACHED, &cached_p99));
@@ -172,7 +240,68 @@ pub async fn run(scratch: &ScratchDatabase, args: &HeatmapArgs) -> anyhow::Resul
     println!("{}", graphql_figure(&graphql, &direct));
     println!("{rebuilds}");
     print_sizes(&live_sizes, &rebuilt_sizes, events);
-    Ok(())
+    Ok(figures)
+}
+
+/// The live heatmap's p50 and p99 at one log size, both ways; the served one has a target.
+fn live_figures(stage: u64, live: &LiveLatencies) -> Vec<Figure> {
+    let mut figures = p50_p99(
+        &format!(
+            "live heatmap as the server answers, {} events",
+            thousands(stage)
+        ),
+        &live.cached,
+        Some(LIVE_P99_TARGET_MS),
+    );
+    figures.extend(p50_p99(
+        &format!(
+            "live heatmap, every input read again (first request after a change), {} events",
+            thousands(stage)
+        ),
+        &live.read,
+        None,
+    ));
+    figures
+}
+
+/// Two rows, p50 and p99; the p99 row carries the target when there is one.
+fn p50_p99(name: &str, latencies: &[Duration], p99_target_ms: Option<f64>) -> Vec<Figure> {
+    let p99 = Figure::ours(
+        format!("{name}, p99"),
+        Measure::millis(percentile(latencies, 99)),
+    );
+    vec![
+        Figure::ours(
+            format!("{name}, p50"),
+            Measure::millis(percentile(latencies, 50)),
+        ),
+        match p99_target_ms {
+            Some(target) => p99.target(Goal::AtMost(target)),
+            None => p99,
+        },
+    ]
+}
+
+/// The served heatmap's p99 at the largest log over the smallest: flat is 1.
+fn flatness(p99s: &[(u64, Duration)]) -> Option<Figure> {
+    let ((first, first_p99), (last, last_p99)) = (p99s.first()?, p99s.last()?);
+    (first != last).then(|| {
+        Figure::growth_versus(
+            format!(
+                "live heatmap as the server answers, p99 growth from {} to {} events",
+                thousands(*first),
+                thousands(*last)
+            ),
+            Measure::millis(*last_p99),
+            format!("p99 at {} events", thousands(*first)),
+            Measure::millis(*first_p99),
+        )
+        .target(Goal::RatioAtMost(FLATNESS_TARGET))
+    })
+}
+
+fn thousands(count: u64) -> String {
+    super::figures::number(count as f64)
 }
 
 /// The live heatmap, one through GraphQL and the rebuilds, on a database generated by an earlier run
@@ -181,7 +310,7 @@ async fn measure_kept(
     scratch: &ScratchDatabase,
     args: &HeatmapArgs,
     events: u64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Figure>> {
     let pool = &scratch.pool;
     let projector = projector(pool, args.batch_size);
     projector.catch_up().await?;
@@ -193,18 +322,19 @@ async fn measure_kept(
     println!("{}", Row::header());
     println!("{}", Row::latencies(LIVE_READ, events, &live.read));
     println!("{}", Row::latencies(LIVE_CACHED, events, &live.cached));
-    let (graphql, direct) = time_graphql(scratch, at, GRAPHQL_QUERIES).await?;
+    let (graphql, direct) = time_graphql(scratch, at, args.graphql_queries).await?;
     println!("{}", graphql_figure(&graphql, &direct));
     if std::env::var_os("AEGIS_BENCH_SKIP_REBUILD").is_none() {
-        println!("{}", time_rebuilds(&projector, events).await?);
+        println!("{}", time_rebuilds(&projector, events).await?.1);
     }
-    Ok(())
+    Ok(live_figures(events, &live))
 }
 
 fn graphql_figure(graphql: &[Duration], direct: &[Duration]) -> String {
     format!(
-        "one live heatmap through the GraphQL schema (token check, resolvers, JSON), {GRAPHQL_QUERIES} in turn \
+        "one live heatmap through the GraphQL schema (token check, resolvers, JSON), {} in turn \
          with direct calls: p50 {:.1} ms, direct p50 {:.1} ms (GraphQL {:.2}×)",
+        graphql.len(),
         millis(percentile(graphql, 50)),
         millis(percentile(direct, 50)),
         percentile(graphql, 50).as_secs_f64() / percentile(direct, 50).as_secs_f64()
@@ -212,11 +342,11 @@ fn graphql_figure(graphql: &[Duration], direct: &[Duration]) -> String {
 }
 
 /// Rebuilds every read model at once, then each alone so the slow one shows (every rebuild reads the whole
-/// log); returns the figures.
+/// log); returns the seconds of the first and the figures.
 async fn time_rebuilds(
     projector: &projections::projector::Projector,
     events: u64,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(f64, String)> {
     let started = Instant::now();
     projector.rebuild(None).await?;
     let all = started.elapsed().as_secs_f64();
@@ -227,12 +357,15 @@ async fn time_rebuilds(
         let rate = events as f64 / started.elapsed().as_secs_f64();
         rates.push(format!("{name} {rate:.0}"));
     }
-    Ok(format!(
-        "rebuild of every read model ({}): {events} events in {all:.1} s = {:.0} events/s\n\
-         rebuild of one read model at a time, events/s: {}",
-        projector.names().join(" + "),
-        events as f64 / all,
-        rates.join("; ")
+    Ok((
+        all,
+        format!(
+            "rebuild of every read model ({}): {events} events in {all:.1} s = {:.0} events/s\n\
+             rebuild of one read model at a time, events/s: {}",
+            projector.names().join(" + "),
+            events as f64 / all,
+            rates.join("; ")
+        ),
     ))
 }
 

@@ -19,7 +19,11 @@ use importers::source::Source;
 use serde::{Deserialize, Serialize};
 
 use super::ScratchDatabase;
+use super::figures::{Figure, Goal, Measure};
 use crate::database;
+
+/// The bound: Aegis' first import at least ten times as fast as the Python reference tool's load.
+const PYTHON_TARGET_RATIO: f64 = 10.0;
 
 /// Where the Python baseline's interpreter is when `AEGIS_BENCH_PYTHON` does not say (what
 /// `deploy/bench/ensure-python-baseline` creates), relative to the repository root.
@@ -73,6 +77,15 @@ impl Case {
             Self::Sigma => "sigma",
             Self::Elastic => "elastic-detection-rules",
             Self::Atomic => "atomic-red-team",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Attack => "ATT&CK Enterprise bundle",
+            Self::Sigma => "all Sigma rules",
+            Self::Elastic => "all Elastic rules",
+            Self::Atomic => "all atomics",
         }
     }
 
@@ -239,8 +252,9 @@ impl Measured {
     }
 }
 
-/// Every case's parse, first import and second import, then the Python baseline and the ratios.
-pub async fn run(scratch: &ScratchDatabase, args: &ImportArgs) -> anyhow::Result<()> {
+/// Every case's parse, first import and second import, then the Python baseline and the ratios; the bundle's
+/// import also against `serde_json` parsing its bytes. Returns the figures.
+pub async fn run(scratch: &ScratchDatabase, args: &ImportArgs) -> anyhow::Result<Vec<Figure>> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
@@ -319,10 +333,77 @@ pub async fn run(scratch: &ScratchDatabase, args: &ImportArgs) -> anyhow::Result
         );
         rust.push((case, parse, first));
     }
-    if args.baseline {
-        compare_with_python(args, &rust)?;
+    let python = if args.baseline {
+        compare_with_python(args, &rust)?
+    } else {
+        Vec::new()
+    };
+    figures(args, &rust, &python)
+}
+
+/// Each case's first import, next to its Python peer when it has one; the bundle's also against `serde_json`.
+fn figures(
+    args: &ImportArgs,
+    rust: &[(Case, Measured, Measured)],
+    python: &[PythonReport],
+) -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    for (case, _, first) in rust {
+        let name = format!(
+            "import, {}, first into an empty catalog ({} records, median of {})",
+            case.title(),
+            super::figures::number(first.records as f64),
+            args.runs
+        );
+        let ours = Measure::new(first.seconds, "s");
+        let peer = case.baseline().and_then(|baseline| {
+            python
+                .iter()
+                .find(|report| report.case == baseline)
+                .map(|report| (report, baseline))
+        });
+        figures.push(match (peer, case.baseline()) {
+            (Some((report, _)), _) => Figure::time_versus(
+                name,
+                ours,
+                format!("{} load", report.tool),
+                Measure::new(report.seconds, "s"),
+            )
+            .target(Goal::RatioAtLeast(PYTHON_TARGET_RATIO)),
+            (None, Some(_)) => Figure::ours(name, ours)
+                .note("no Python baseline here")
+                .target(Goal::RatioAtLeast(PYTHON_TARGET_RATIO)),
+            (None, None) => Figure::ours(name, ours),
+        });
+        if *case == Case::Attack {
+            let bundle = args.corpus.join(case.corpus_path());
+            let bytes = std::fs::metadata(&bundle)?.len() as f64 / 1_000_000.0;
+            let ceiling = json_parse_rate(&bundle, args.runs)?;
+            println!("serde_json parses the bundle ({bytes:.1} MB) at {ceiling:.1} MB/s");
+            figures.push(Figure::rate_versus(
+                "import, ATT&CK Enterprise bundle, first, as bytes per second",
+                Measure::new(bytes / first.seconds, "MB/s"),
+                "serde_json::Value parse of the same bytes",
+                Measure::new(ceiling, "MB/s"),
+            ));
+        }
     }
-    Ok(())
+    Ok(figures)
+}
+
+/// How fast `serde_json` parses the file into a `Value` (the best of `runs`), in MB/s: the ceiling of any
+/// import of it on this machine.
+fn json_parse_rate(path: &Path, runs: usize) -> anyhow::Result<f64> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut best = f64::INFINITY;
+    for _ in 0..runs.max(1) {
+        let started = Instant::now();
+        let parsed: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        best = best.min(started.elapsed().as_secs_f64());
+        drop(parsed);
+    }
+    Ok(bytes.len() as f64 / 1_000_000.0 / best)
 }
 
 fn print_row(name: &str, measured: &Measured) {
@@ -398,14 +479,14 @@ struct PythonReport {
 fn compare_with_python(
     args: &ImportArgs,
     rust: &[(Case, Measured, Measured)],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<PythonReport>> {
     let cases: Vec<&str> = rust
         .iter()
         .filter_map(|(case, _, _)| case.baseline())
         .collect();
     if cases.is_empty() {
         println!("no case here has a Python baseline (attack and sigma have)");
-        return Ok(());
+        return Ok(Vec::new());
     }
     if !args.python.exists() {
         bail!(
@@ -477,5 +558,5 @@ fn compare_with_python(
             report.peak_mb / first.peak_mb
         );
     }
-    Ok(())
+    Ok(python)
 }
