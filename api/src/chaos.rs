@@ -10,8 +10,10 @@
 //! checks each test case's sequences are contiguous and the hash chain intact, and whether the read models
 //! after catch-up equal a fresh rebuild. `api/tests/crash.rs` runs the same scenarios.
 //!
-//! `aegis chaos all` also sends [`hostile`] requests and, from a checkout, runs the [`fuzzing`] scripts.
+//! `aegis chaos all` also sends [`hostile`] requests, runs the [`authorization`] fuzz over a socket and,
+//! from a checkout, runs the [`fuzzing`] scripts.
 
+pub mod authorization;
 pub mod fuzzing;
 pub mod hostile;
 

@@ -357,10 +357,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `aegis chaos all`: the crash scenarios, the hostile requests, then (from a checkout) the fuzzers; a table
-/// for each, and exit status 1 when any of them failed.
+/// `aegis chaos all`: the crash scenarios, the hostile requests, the authorisation fuzz, then (from a checkout)
+/// the fuzzers; a table for each, and exit status 1 when any of them failed.
 async fn chaos_all(quick: bool) -> anyhow::Result<ExitCode> {
-    use crate::chaos::{ChaosSize, fuzzing, hostile};
+    use crate::chaos::{ChaosSize, authorization, fuzzing, hostile};
     let (size, fuzz_size) = if quick {
         (ChaosSize::quick(), fuzzing::FuzzSize::quick())
     } else {
@@ -378,6 +378,21 @@ async fn chaos_all(quick: bool) -> anyhow::Result<ExitCode> {
             .filter(|answer| !answer.is_clear_refusal())
             .map(|answer| format!("{}: answered {answer:?}", answer.request)),
     );
+    let authorization = authorization::over_http(
+        &aegis,
+        authorization::FuzzSize {
+            calls: if quick { 600 } else { 3_000 },
+            seed: rand::random(),
+        },
+    )
+    .await?;
+    println!(
+        "authorisation fuzz on other users' objects:\n\n{}",
+        authorization.table()
+    );
+    if !authorization.passed() {
+        failures.push("the authorisation fuzz disagreed with the role table".to_owned());
+    }
     for report in fuzzing::run_scripts(&aegis, fuzz_size)? {
         println!("{}:\n\n{}", report.script, report.table);
         if !report.passed {

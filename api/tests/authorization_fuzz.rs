@@ -1,13 +1,20 @@
-//! Authorisation fuzz on personal objects: random calls, as users of every role, against another user's API
-//! token and notification (revoke it, mark it read, find it in one's own lists, mixed with one's own ids).
-//! The role table gives nobody these rights over someone else's objects, whatever their role, so every call
-//! must come back refused or empty, and afterwards the owner's token still works and the notification is
-//! still unread. `api/tests/role_matrix.rs` covers every field × role; this covers whose object it is.
-//! `AEGIS_TEST_SIZE=long` makes 2,000 calls instead of 300; `AEGIS_FUZZ_SEED` replays a run.
+//! Authorisation fuzz on whose object it is; `api/tests/role_matrix.rs` covers every field × role.
+//!
+//! - Other users' objects of every kind (`api::chaos::authorization`, which `aegis chaos all` also runs over
+//!   a socket): two users of every role send random queries and mutations against test cases planned,
+//!   assigned and blinded for others, campaigns other leads created, other accounts, tokens and
+//!   notifications; every answer must be the role table's decision, both ways.
+//! - Personal objects, harder: random calls against one user's API token and notification, mixed with the
+//!   caller's own ids; every one must come back refused or empty, and afterwards the owner's token still
+//!   works and the notification is still unread.
+//!
+//! `AEGIS_TEST_SIZE=long` makes 3,000 and 2,000 calls instead of 600 and 300; `AEGIS_FUZZ_SEED` replays a run.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
+use api::chaos::authorization::{self, Client, FuzzSize};
+use api::state::AppState;
 use chrono::{TimeDelta, Utc};
 use domain::role::Role;
 use rand::rngs::StdRng;
@@ -15,7 +22,72 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use sqlx::PgPool;
-use support::{graphql, ok, signed_in, state};
+use support::{graphql, graphql_with_headers, ok, signed_in, state};
+
+fn is_long() -> bool {
+    std::env::var("AEGIS_TEST_SIZE").as_deref() == Ok("long")
+}
+
+fn seed() -> u64 {
+    std::env::var("AEGIS_FUZZ_SEED").map_or_else(|_| rand::random(), |seed| seed.parse().unwrap())
+}
+
+/// The whole application in-process, as the other tests drive it.
+struct InProcess(AppState);
+
+impl Client for InProcess {
+    async fn graphql(&self, token: &str, query: &str) -> anyhow::Result<Value> {
+        Ok(graphql(&self.0, Some(token), query).await)
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let (answer, headers) = graphql_with_headers(
+            &self.0,
+            None,
+            &format!(
+                r#"mutation {{ login(email: "{email}", password: "{password}") {{ userId }} }}"#
+            ),
+        )
+        .await;
+        ok(&answer);
+        let cookie = headers[axum::http::header::SET_COOKIE].to_str()?;
+        Ok(cookie
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("aegis_session=")
+            .to_owned())
+    }
+
+    async fn settle(&self) -> anyhow::Result<()> {
+        self.0.projector.catch_up().await?;
+        Ok(())
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_role_gets_the_role_tables_answer_on_other_users_objects(pool: PgPool) {
+    let state = state(&pool);
+    let size = FuzzSize {
+        calls: if is_long() { 3_000 } else { 600 },
+        seed: seed(),
+    };
+    let started = std::time::Instant::now();
+    let report = authorization::run(&InProcess(state.clone()), &state.identity, size)
+        .await
+        .unwrap();
+    eprintln!(
+        "{} calls in {:.1} s\n{}",
+        size.calls,
+        started.elapsed().as_secs_f64(),
+        report.table()
+    );
+    assert!(report.passed(), "{}", report.table());
+    // Both ways: every role had calls the table allows and calls it refuses, and they were answered so.
+    for figures in &report.figures {
+        assert!(figures.allowed > 0 && figures.denied > 0, "{figures:?}");
+    }
+}
 
 #[sqlx::test(migrations = "../migrations")]
 async fn nobody_revokes_reads_or_marks_another_users_token_or_notification(pool: PgPool) {
@@ -80,13 +152,8 @@ async fn nobody_revokes_reads_or_marks_another_users_token_or_notification(pool:
     ] {
         callers.push((role, signed_in(&state, &[role]).await.1));
     }
-    let seed: u64 = std::env::var("AEGIS_FUZZ_SEED")
-        .map_or_else(|_| rand::random(), |seed| seed.parse().unwrap());
-    let calls = if std::env::var("AEGIS_TEST_SIZE").as_deref() == Ok("long") {
-        2_000
-    } else {
-        300
-    };
+    let seed = seed();
+    let calls = if is_long() { 2_000 } else { 300 };
     let mut random = StdRng::seed_from_u64(seed);
     let mut unauthorised = Vec::new();
     for _ in 0..calls {

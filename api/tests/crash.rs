@@ -3,13 +3,15 @@
 //! request with the same key. The server killed with SIGKILL four times, or PostgreSQL killed under it, loses
 //! and doubles nothing acknowledged; sequences stay contiguous and the hash chain intact (checked by the
 //! harness); the read models equal a rebuild. With `synchronous_commit = off` the same harness must see a
-//! loss: otherwise it could not fail. Hostile requests over a socket are refused clearly and quickly.
+//! loss: otherwise it could not fail. Hostile requests over a socket are refused clearly and quickly, and the
+//! authorisation fuzz `aegis chaos all` runs over a socket agrees with the role table (in-process, at a larger
+//! size: `api/tests/authorization_fuzz.rs`).
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::time::Duration;
 
-use api::chaos::{self, ChaosSize, hostile};
+use api::chaos::{self, ChaosSize, authorization, hostile};
 
 fn aegis() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_aegis"))
@@ -69,4 +71,15 @@ async fn hostile_requests_over_a_socket_are_refused_clearly_and_quickly() {
     for answer in &answers {
         assert!(answer.is_clear_refusal(), "{answer:?}");
     }
+}
+
+#[tokio::test]
+async fn the_authorisation_fuzz_over_a_socket_agrees_with_the_role_table() {
+    let size = authorization::FuzzSize {
+        calls: 200,
+        seed: rand::random(),
+    };
+    let report = authorization::over_http(aegis(), size).await.unwrap();
+    eprintln!("{}", report.table());
+    assert!(report.passed(), "{}", report.table());
 }
