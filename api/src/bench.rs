@@ -162,11 +162,14 @@ pub async fn run(
         None => ScratchDatabase::create(&located.owner_url).await?,
     };
     let result = match command {
-        BenchCommand::Append { writers, seconds } => {
-            append_rates(&scratch, &writers, Duration::from_secs(seconds))
-                .await
-                .map(drop)
-        }
+        BenchCommand::Append { writers, seconds } => append_rates(
+            &scratch,
+            &writers,
+            Duration::from_secs(seconds),
+            USERS_PER_WRITER,
+        )
+        .await
+        .map(drop),
         BenchCommand::Projector { events, batch_size } => {
             catch_up(&scratch, events, batch_size).await.map(drop)
         }
@@ -304,6 +307,7 @@ fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// Users each writer renames in turn: enough that an aggregate's stream stays short (a command loads it).
 const USERS_PER_WRITER: usize = 200;
 /// The bound: 16 writers append at least half as many events per second as pgbench inserts rows.
 const APPEND_TARGET_RATIO: f64 = 0.5;
@@ -342,6 +346,7 @@ async fn append_rates(
     scratch: &ScratchDatabase,
     writer_counts: &[u32],
     duration: Duration,
+    users_per_writer: usize,
 ) -> anyhow::Result<Vec<AppendRate>> {
     let pgbench = find_pgbench()?;
     let service = Arc::new(CommandService::<User>::new(
@@ -360,7 +365,7 @@ async fn append_rates(
     );
     let mut rates = Vec::with_capacity(writer_counts.len());
     for &writers in writer_counts {
-        let users = register_users(&service, &actor, writers as usize * USERS_PER_WRITER).await?;
+        let users = register_users(&service, &actor, writers as usize * users_per_writer).await?;
         let aegis =
             commands_per_second(&service, &actor, &users, writers as usize, duration).await?;
         let raw = pgbench_rows_per_second(&pgbench, &scratch.url, writers, duration)?;
@@ -415,7 +420,8 @@ async fn commands_per_second(
     ];
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(writers);
-    for (writer, own_users) in users.chunks(USERS_PER_WRITER).take(writers).enumerate() {
+    let users_per_writer = users.len() / writers;
+    for (writer, own_users) in users.chunks(users_per_writer).take(writers).enumerate() {
         let (service, actor, appended) =
             (Arc::clone(service), actor.clone(), Arc::clone(&appended));
         let own_users = own_users.to_vec();
@@ -612,16 +618,30 @@ async fn login(
         percentile(95).as_secs_f64() * 1000.0
     );
 
+    // One user each: two sign-ins of one user at the same instant append to its stream at once, and one of
+    // them is refused as a conflict.
+    let mut emails = Vec::with_capacity(concurrent);
+    for index in 0..concurrent {
+        let email = format!("bench-{index}@example.org");
+        identity
+            .create_user(
+                origin,
+                Actor::system("bench"),
+                &email,
+                "Bench",
+                BTreeSet::from([Role::RedTech]),
+                Some(BENCH_PASSWORD),
+            )
+            .await?;
+        emails.push(email);
+    }
     let started = Instant::now();
     let peak_waiting = Arc::new(AtomicU64::new(0));
-    let tasks: Vec<_> = (0..concurrent)
-        .map(|_| {
+    let tasks: Vec<_> = emails
+        .into_iter()
+        .map(|email| {
             let identity = identity.clone();
-            tokio::spawn(async move {
-                identity
-                    .login(origin, "bench@example.org", BENCH_PASSWORD, None)
-                    .await
-            })
+            tokio::spawn(async move { identity.login(origin, &email, BENCH_PASSWORD, None).await })
         })
         .collect();
     while tasks.iter().any(|task| !task.is_finished()) {

@@ -47,6 +47,9 @@ pub struct ImportArgs {
     /// the Sigma rules) and print the ratios. Needs `deploy/bench/ensure-python-baseline` first.
     #[arg(long)]
     pub baseline: bool,
+    /// Only the first import of each case: no parse-only run, no second import (`bench all --quick`).
+    #[arg(long)]
+    pub first_only: bool,
     /// The Python interpreter of the baseline's virtual environment.
     #[arg(long, env = "AEGIS_BENCH_PYTHON", default_value = DEFAULT_PYTHON)]
     pub python: PathBuf,
@@ -270,67 +273,7 @@ pub async fn run(scratch: &ScratchDatabase, args: &ImportArgs) -> anyhow::Result
     );
     let mut rust = Vec::new();
     for &case in &args.cases {
-        let location = args.corpus.join(case.corpus_path());
-        if !location.exists() {
-            bail!("{} does not exist (see --corpus)", location.display());
-        }
-        let mut parses = Vec::with_capacity(args.runs);
-        let mut firsts = Vec::with_capacity(args.runs);
-        let mut seconds = Vec::with_capacity(args.runs);
-        for _ in 0..args.runs {
-            parses.push(run_case(&executable, case, Mode::Parse, &location, None)?);
-        }
-        print_row(
-            &format!("{} parse only", case.source()),
-            &Measured::of(&parses),
-        );
-        for _ in 0..args.runs {
-            // Every first import starts from an empty catalog, so that every record is new.
-            sqlx::query("TRUNCATE catalog_records, import_runs")
-                .execute(&scratch.pool)
-                .await?;
-            let first = run_case(
-                &executable,
-                case,
-                Mode::Import,
-                &location,
-                Some(&scratch.url),
-            )?;
-            if first.records_new != first.records {
-                bail!(
-                    "{case:?}: the first import into an empty catalog found {} of {} records already there",
-                    first.records - first.records_new,
-                    first.records
-                );
-            }
-            let second = run_case(
-                &executable,
-                case,
-                Mode::Import,
-                &location,
-                Some(&scratch.url),
-            )?;
-            if second.records_unchanged != second.records {
-                bail!(
-                    "{case:?}: the second import of the same files changed {} of {} records",
-                    second.records - second.records_unchanged,
-                    second.records
-                );
-            }
-            firsts.push(first);
-            seconds.push(second);
-        }
-        let parse = Measured::of(&parses);
-        let first = Measured::of(&firsts);
-        let second = Measured::of(&seconds);
-        print_row(
-            &format!("{} import, first (all new)", case.source()),
-            &first,
-        );
-        print_row(
-            &format!("{} import, again (unchanged)", case.source()),
-            &second,
-        );
+        let (parse, first) = measure_case(scratch, args, &executable, case).await?;
         rust.push((case, parse, first));
     }
     let python = if args.baseline {
@@ -341,10 +284,88 @@ pub async fn run(scratch: &ScratchDatabase, args: &ImportArgs) -> anyhow::Result
     figures(args, &rust, &python)
 }
 
+/// One case: parse only, first import into an emptied catalog, the same import again (only the first with
+/// `--first-only`), each `--runs` times; prints a row each and returns the parse and first-import figures.
+async fn measure_case(
+    scratch: &ScratchDatabase,
+    args: &ImportArgs,
+    executable: &Path,
+    case: Case,
+) -> anyhow::Result<(Option<Measured>, Measured)> {
+    let location = args.corpus.join(case.corpus_path());
+    if !location.exists() {
+        bail!("{} does not exist (see --corpus)", location.display());
+    }
+    let parse = if args.first_only {
+        None
+    } else {
+        let mut parses = Vec::with_capacity(args.runs);
+        for _ in 0..args.runs {
+            parses.push(run_case(executable, case, Mode::Parse, &location, None)?);
+        }
+        let parse = Measured::of(&parses);
+        print_row(&format!("{} parse only", case.source()), &parse);
+        Some(parse)
+    };
+    let mut firsts = Vec::with_capacity(args.runs);
+    let mut seconds = Vec::with_capacity(args.runs);
+    for _ in 0..args.runs {
+        // Every first import starts from an empty catalog, so that every record is new.
+        sqlx::query("TRUNCATE catalog_records, import_runs")
+            .execute(&scratch.pool)
+            .await?;
+        let first = run_case(
+            executable,
+            case,
+            Mode::Import,
+            &location,
+            Some(&scratch.url),
+        )?;
+        if first.records_new != first.records {
+            bail!(
+                "{case:?}: the first import into an empty catalog found {} of {} records already there",
+                first.records - first.records_new,
+                first.records
+            );
+        }
+        firsts.push(first);
+        if args.first_only {
+            continue;
+        }
+        let second = run_case(
+            executable,
+            case,
+            Mode::Import,
+            &location,
+            Some(&scratch.url),
+        )?;
+        if second.records_unchanged != second.records {
+            bail!(
+                "{case:?}: the second import of the same files changed {} of {} records",
+                second.records - second.records_unchanged,
+                second.records
+            );
+        }
+        seconds.push(second);
+    }
+    let first = Measured::of(&firsts);
+    print_row(
+        &format!("{} import, first (all new)", case.source()),
+        &first,
+    );
+    if !seconds.is_empty() {
+        print_row(
+            &format!("{} import, again (unchanged)", case.source()),
+            &Measured::of(&seconds),
+        );
+    }
+    Ok((parse, first))
+}
+
 /// Each case's first import, next to its Python peer when it has one; the bundle's also against `serde_json`.
 fn figures(
     args: &ImportArgs,
-    rust: &[(Case, Measured, Measured)],
+    rust: &[(Case, Option<Measured>, Measured)],
     python: &[PythonReport],
 ) -> anyhow::Result<Vec<Figure>> {
     let mut figures = Vec::new();
@@ -478,7 +499,7 @@ struct PythonReport {
 /// import.
 fn compare_with_python(
     args: &ImportArgs,
-    rust: &[(Case, Measured, Measured)],
+    rust: &[(Case, Option<Measured>, Measured)],
 ) -> anyhow::Result<Vec<PythonReport>> {
     let cases: Vec<&str> = rust
         .iter()
@@ -551,9 +572,12 @@ fn compare_with_python(
             .iter()
             .find(|report| report.case == name)
             .with_context(|| format!("{BASELINE_SCRIPT} did not report {name}"))?;
+        let parse_ratio = parse.as_ref().map_or_else(
+            || "—".to_owned(),
+            |parse| format!("{:.1}×", report.seconds / parse.seconds),
+        );
         println!(
-            "{name:<10} {:>21.1}× {:>23.1}× {:>15.1}×",
-            report.seconds / parse.seconds,
+            "{name:<10} {parse_ratio:>22} {:>23.1}× {:>15.1}×",
             report.seconds / first.seconds,
             report.peak_mb / first.peak_mb
         );

@@ -28,6 +28,7 @@ use crate::graphql::guard::with_caller;
 #[derive(Debug, Clone)]
 pub struct SuiteSize {
     pub append_seconds: u64,
+    pub users_per_writer: usize,
     pub copy_rows: u64,
     pub projector_events: i64,
     pub heatmap_events: u64,
@@ -36,6 +37,8 @@ pub struct SuiteSize {
     pub explain_queries: usize,
     pub import_runs: usize,
     pub import_cases: Vec<imports::Case>,
+    /// Only the first import of each case: no parse-only run, no second import.
+    pub import_first_only: bool,
     pub evidence_rounds: u32,
     pub logins: usize,
     pub mutations: usize,
@@ -48,6 +51,7 @@ impl SuiteSize {
     pub fn quick() -> Self {
         Self {
             append_seconds: 2,
+            users_per_writer: 10,
             copy_rows: 100_000,
             projector_events: 20_000,
             heatmap_events: 20_000,
@@ -56,6 +60,7 @@ impl SuiteSize {
             explain_queries: 10,
             import_runs: 1,
             import_cases: vec![imports::Case::Attack, imports::Case::Sigma],
+            import_first_only: true,
             evidence_rounds: 1,
             logins: 5,
             mutations: 50,
@@ -68,6 +73,7 @@ impl SuiteSize {
     pub fn full() -> Self {
         Self {
             append_seconds: 10,
+            users_per_writer: 200,
             copy_rows: 1_000_000,
             projector_events: 1_000_000,
             heatmap_events: 1_000_000,
@@ -81,6 +87,7 @@ impl SuiteSize {
                 imports::Case::Elastic,
                 imports::Case::Atomic,
             ],
+            import_first_only: false,
             evidence_rounds: 5,
             logins: 30,
             mutations: 500,
@@ -176,6 +183,7 @@ impl Step {
                     cases: size.import_cases.clone(),
                     baseline: python.is_some(),
                     python: python.unwrap_or_default(),
+                    first_only: size.import_first_only,
                 };
                 imports::run(scratch, &args).await
             }
@@ -204,6 +212,7 @@ async fn append(scratch: &ScratchDatabase, size: &SuiteSize) -> anyhow::Result<V
         scratch,
         &[1, 4, 16],
         Duration::from_secs(size.append_seconds),
+        size.users_per_writer,
     )
     .await?;
     let mut figures = super::append_figures(&rates);
