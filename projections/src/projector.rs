@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -24,9 +24,34 @@ pub struct StoredEvent {
     pub payload: Value,
     pub metadata: Value,
     pub recorded_at: DateTime<Utc>,
+    /// The event's link in the hash chain, for read models that show it (the audit log).
+    pub hash: Vec<u8>,
+    pub prev_hash: Vec<u8>,
 }
 
 impl StoredEvent {
+    /// The `events` columns [`StoredEvent::from_row`] reads, for a `SELECT` from `events`.
+    pub const COLUMNS: &'static str = "global_seq, tx_id::text::bigint AS tx_id, aggregate_type, aggregate_id, \
+         sequence, event_type, event_version, payload, metadata, recorded_at, hash, prev_hash";
+
+    /// An event from a row holding [`StoredEvent::COLUMNS`].
+    pub fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            global_seq: row.try_get("global_seq")?,
+            tx_id: row.try_get("tx_id")?,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: row.try_get("sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            payload: row.try_get("payload")?,
+            metadata: row.try_get("metadata")?,
+            recorded_at: row.try_get("recorded_at")?,
+            hash: row.try_get("hash")?,
+            prev_hash: row.try_get("prev_hash")?,
+        })
+    }
+
     /// A metadata value written by the command layer (every value there is a string).
     pub fn metadata_str(&self, key: &str) -> Option<&str> {
         self.metadata.get(key).and_then(Value::as_str)
@@ -486,6 +511,11 @@ impl Rebuild {
             .map(|projection| projection.name())
             .collect();
         lock_checkpoints(&mut transaction, &names).await?;
+        // The indexes are built again over a whole table at the end: sorting the largest (the audit log's,
+        // about 60 MB per million events) in memory instead of in temporary files.
+        sqlx::query("SET LOCAL maintenance_work_mem = '128MB'")
+            .execute(&mut *transaction)
+            .await?;
         let mut dropped_indexes = Vec::new();
         for projection in &projections {
             let failed = |source| ProjectorError::Projection {
@@ -509,7 +539,8 @@ impl Rebuild {
         })
     }
 
-    /// Applies every batch `incoming` brings, until it closes; then the rebuild is ready to commit.
+    /// Applies every batch `incoming` brings, until it closes, then builds the dropped indexes again (here, so
+    /// that the rebuilds build theirs at the same time); then the rebuild is ready to commit.
     async fn run(
         mut self,
         mut incoming: tokio::sync::mpsc::Receiver<Arc<[StoredEvent]>>,
@@ -518,6 +549,11 @@ impl Rebuild {
             if let Some(last) = events.last().map(StoredEvent::position) {
                 self.apply(&events, last).await?;
             }
+        }
+        for definition in &self.dropped_indexes {
+            sqlx::query(definition)
+                .execute(&mut *self.transaction)
+                .await?;
         }
         Ok(self)
     }
@@ -556,12 +592,7 @@ impl Rebuild {
         Ok(())
     }
 
-    async fn commit(mut self) -> Result<Vec<&'static str>, ProjectorError> {
-        for definition in &self.dropped_indexes {
-            sqlx::query(definition)
-                .execute(&mut *self.transaction)
-                .await?;
-        }
+    async fn commit(self) -> Result<Vec<&'static str>, ProjectorError> {
         self.transaction.commit().await?;
         Ok(self
             .projections
@@ -656,37 +687,22 @@ async fn read_batch(
     after: Position,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT global_seq, tx_id::text::bigint AS tx_id, aggregate_type, aggregate_id, sequence,
-                event_type, event_version, payload, metadata, recorded_at
+    let rows = sqlx::query(&format!(
+        "SELECT {}
            FROM events
           WHERE (tx_id, global_seq) > ($1::text::xid8, $2)
             AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
           -- Qualified: the bare name would mean the bigint output column and defeat the index.
           ORDER BY events.tx_id, events.global_seq
           LIMIT $3",
-    )
+        StoredEvent::COLUMNS
+    ))
     .bind(after.tx_id.to_string())
     .bind(after.global_seq)
     .bind(limit)
     .fetch_all(&mut *connection)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(StoredEvent {
-                global_seq: row.try_get("global_seq")?,
-                tx_id: row.try_get("tx_id")?,
-                aggregate_type: row.try_get("aggregate_type")?,
-                aggregate_id: row.try_get("aggregate_id")?,
-                sequence: row.try_get("sequence")?,
-                event_type: row.try_get("event_type")?,
-                event_version: row.try_get("event_version")?,
-                payload: row.try_get("payload")?,
-                metadata: row.try_get("metadata")?,
-                recorded_at: row.try_get("recorded_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(StoredEvent::from_row).collect()
 }
 
 async fn save_checkpoint(

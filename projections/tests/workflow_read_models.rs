@@ -1083,27 +1083,15 @@ async fn dump(pool: &PgPool) -> Vec<(String, Vec<String>)> {
 }
 
 async fn stored_events(pool: &PgPool) -> Vec<StoredEvent> {
-    let rows = sqlx::query(
-        "SELECT global_seq, tx_id::text::bigint AS tx_id, aggregate_type, aggregate_id, sequence, event_type,
-                event_version, payload, metadata, recorded_at
-           FROM events ORDER BY events.tx_id, events.global_seq",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM events ORDER BY events.tx_id, events.global_seq",
+        StoredEvent::COLUMNS
+    ))
     .fetch_all(pool)
     .await
     .unwrap();
     rows.iter()
-        .map(|row| StoredEvent {
-            global_seq: row.get("global_seq"),
-            tx_id: row.get("tx_id"),
-            aggregate_type: row.get("aggregate_type"),
-            aggregate_id: row.get("aggregate_id"),
-            sequence: row.get("sequence"),
-            event_type: row.get("event_type"),
-            event_version: row.get("event_version"),
-            payload: row.get("payload"),
-            metadata: row.get("metadata"),
-            recorded_at: row.get("recorded_at"),
-        })
+        .map(|row| StoredEvent::from_row(row).unwrap())
         .collect()
 }
 
