@@ -410,7 +410,8 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
     /// PostgreSQL URL of a physical streaming replica of DATABASE_URL's database (same role); GraphQL queries
     /// read from it, and a client that has just written waits (up to 1 s) for the replica to replay its write,
-    /// else reads from the primary. Writes, projectors and the scheduler always use DATABASE_URL.
+    /// else reads from the primary; while the replica does not answer, every query reads from the primary.
+    /// Writes, projectors and the scheduler always use DATABASE_URL.
     #[arg(
         long,
         env = "AEGIS_READ_DATABASE_URL",

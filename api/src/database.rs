@@ -10,6 +10,7 @@ use sqlx::{ConnectOptions, PgPool};
 
 use crate::config::DatabaseConfig;
 use crate::local_postgres::{LocalPostgres, LocalPostgresOptions, find_or_start};
+use crate::read_replica::ReadReplica;
 
 /// Every migration, embedded: the binary carries its schema.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -105,37 +106,29 @@ pub async fn locate(config: &DatabaseConfig, data_dir: &Path) -> anyhow::Result<
     })
 }
 
-/// The read replica's pool when `AEGIS_READ_DATABASE_URL` is set. A server that is not a standby still
-/// serves reads, with a warning: clients that have just written then read from the primary, because only a
-/// standby can tell how far it has replayed the primary's log.
-pub async fn open_read_replica(config: &DatabaseConfig) -> anyhow::Result<Option<PgPool>> {
+/// The read replica when `AEGIS_READ_DATABASE_URL` is set. Its connections are made on demand: a standby that
+/// is down when the server starts makes queries read from the primary until it answers (see
+/// [`crate::read_replica`]), it does not stop the server. A server that is not a standby still serves reads,
+/// with a warning: clients that have just written then read from the primary, because only a standby can tell
+/// how far it has replayed the primary's log.
+pub async fn open_read_replica(config: &DatabaseConfig) -> anyhow::Result<Option<ReadReplica>> {
     let Some(url) = &config.read_url else {
         return Ok(None);
     };
-    let pool = connect(url, 16)
-        .await
-        .context("cannot connect to the read replica (AEGIS_READ_DATABASE_URL)")?;
-    let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
-        .fetch_one(&pool)
-        .await?;
-    if !standby {
-        tracing::warn!(
-            "AEGIS_READ_DATABASE_URL is not a streaming standby; queries read from it, but clients that have \
-             just written read from the primary"
-        );
-    }
-    Ok(Some(pool))
+    let options =
+        connect_options(url).context("AEGIS_READ_DATABASE_URL is not a valid PostgreSQL URL")?;
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options);
+    Ok(Some(ReadReplica::open(pool).await))
 }
 
 /// See [`connect`].
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = url
-        .parse::<PgConnectOptions>()
-        .context("the database URL is not a valid PostgreSQL URL")?
-        .application_name("aegis")
-        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+    let options = connect_options(url).context("the database URL is not a valid PostgreSQL URL")?;
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         // While PostgreSQL is down a request fails after this long instead of hanging (sqlx keeps retrying
@@ -143,6 +136,13 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?)
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    Ok(url
+        .parse::<PgConnectOptions>()?
+        .application_name("aegis")
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
 }
 
 /// Applies pending migrations; fails with a clear message when the database is newer than this binary.

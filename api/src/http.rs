@@ -195,10 +195,11 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers with the schema this binary expects; projection lag is reported.
 /// How long `/ready` waits for the database.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Readiness: the database answers with the schema this binary expects; projection lag and whether the read
+/// replica is available are reported.
 async fn ready(State(state): State<HttpState>) -> Response {
     // A load balancer asks often and must hear "no" at once while the database is down, not after the
     // pool's acquire timeout.
@@ -236,13 +237,17 @@ async fn ready(State(state): State<HttpState>) -> Response {
         })
         .collect();
     let schema_ok = applied >= schema_version();
-    let body = json!({
+    let mut body = json!({
         "status": if schema_ok { "ready" } else { "unavailable" },
         "database": "ok",
         "schemaVersion": applied,
         "expectedSchemaVersion": schema_version(),
         "projector": { "leader": state.app.is_leader(), "projections": projections },
     });
+    // Reported, never a reason to be unready: queries read from the primary while the standby is unavailable.
+    if let Some(replica) = &state.app.read_replica {
+        body["readReplica"] = json!({ "available": replica.is_available() });
+    }
     let status = if schema_ok {
         StatusCode::OK
     } else {
@@ -251,7 +256,8 @@ async fn ready(State(state): State<HttpState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Prometheus text format. Projection lag is measured at scrape time, so every replica reports it.
+/// Prometheus text format. Projection lag and the read replica's availability are measured at scrape time, so
+/// every replica reports them.
 async fn metrics(State(state): State<HttpState>) -> Response {
     match state.app.projector.lag().await {
         Ok(lags) => {
@@ -261,6 +267,10 @@ async fn metrics(State(state): State<HttpState>) -> Response {
             }
         }
         Err(error) => tracing::warn!(%error, "metrics: cannot measure projection lag"),
+    }
+    if let Some(replica) = &state.app.read_replica {
+        metrics::gauge!("aegis_read_replica_available")
+            .set(f64::from(u8::from(replica.is_available())));
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -169,6 +169,42 @@ impl PrivateCluster {
             .map(drop)
     }
 
+    /// Stops the server at once, as a crash or a pulled plug would (`pg_ctl stop -m immediate`): what the tests
+    /// of an unavailable read replica do to their standby.
+    pub async fn stop_immediately(&self) -> Result<(), LocalPostgresError> {
+        let mut stop = command(self.run_as.as_deref(), &self.bin_dir.join("pg_ctl"));
+        stop.arg("stop")
+            .arg("-D")
+            .arg(&self.cluster_dir)
+            .args(["-m", "immediate", "-w"]);
+        run("stop the private PostgreSQL cluster", stop)
+            .await
+            .map(drop)
+    }
+
+    /// Starts the server again after [`Self::stop_immediately`], on the same port, and waits until it accepts
+    /// connections (a standby: until it has recovered to a consistent state).
+    pub async fn start_again(&self) -> Result<(), LocalPostgresError> {
+        let log = self
+            .cluster_dir
+            .parent()
+            .expect("the cluster directory is inside the data directory")
+            .join("postgres.log");
+        let mut start = command(self.run_as.as_deref(), &self.bin_dir.join("pg_ctl"));
+        start
+            .arg("start")
+            .arg("-D")
+            .arg(&self.cluster_dir)
+            .arg("-l")
+            .arg(&log)
+            .arg("-w")
+            .arg("-o")
+            .arg(server_options(self.port, &self.cluster_dir));
+        run("start the private PostgreSQL cluster again", start)
+            .await
+            .map(drop)
+    }
+
     fn owner_url(&self) -> String {
         database_url(
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.port),

@@ -19,12 +19,28 @@
 //!
 //! What the events themselves show (history, the audit log) is then the client's write at once; what read
 //! models show still follows the projector, as it does on the primary.
+//!
+//! # When the standby is down or behind
+//! A standby is an optimisation, never a dependency: queries read from the primary whenever it cannot serve
+//! them, and `/ready` does not depend on it (it reports it). A query only goes to the standby once a connection
+//! to it has been obtained within [`REPLICA_WAIT`]; when that fails the standby counts as unavailable
+//! (`aegis_read_replica_available` 0, one warning) and queries read from the primary without trying it, while
+//! a background probe tries again after a back-off (1 s, doubling up to [`MAX_PROBE_BACK_OFF`]). The first
+//! probe that connects makes it available again (one info line). A standby that answers but has not replayed
+//! a client's write within [`REPLICA_WAIT`] serves that query from the primary too
+//! (`aegis_read_replica_fallbacks_total{reason="lagging"}`, a warning at most every [`LAG_WARNING_INTERVAL`]).
+//! So no query waits for the standby longer than [`REPLICA_WAIT`] plus one round trip. A query already running
+//! on the standby when it stops fails like one running on a primary that stops; the client's retry reads from
+//! the primary.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::OperationType;
 use axum::http::{HeaderMap, HeaderValue, header};
 use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::Postgres;
 
 use crate::state::AppState;
 
@@ -33,9 +49,20 @@ pub const WRITE_LSN_HEADER: &str = "aegis-write-lsn";
 /// The cookie carrying the same position for browsers.
 pub const WRITE_LSN_COOKIE: &str = "aegis_write_lsn";
 
-/// How long a query waits for the replica to replay a client's write before reading from the primary:
-/// replication on a healthy network takes milliseconds, and a second is still a tolerable page load.
+/// How long a query waits for the standby (a connection to it, and its replay of the client's write) before
+/// reading from the primary: replication on a healthy network takes milliseconds, and a second is still a
+/// tolerable page load.
 pub const REPLICA_WAIT: Duration = Duration::from_secs(1);
+
+/// The first wait before a standby found unavailable is tried again; each failed try doubles it.
+pub const FIRST_PROBE_BACK_OFF: Duration = Duration::from_secs(1);
+
+/// The longest wait between tries of an unavailable standby: how long, at worst, reads stay on the primary
+/// after the standby is back.
+pub const MAX_PROBE_BACK_OFF: Duration = Duration::from_secs(10);
+
+/// A lagging standby is reported at most this often, however many queries it sends to the primary.
+pub const LAG_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How often a waiting query asks the replica how far it has replayed.
 const REPLAY_POLL: Duration = Duration::from_millis(2);
@@ -62,6 +89,200 @@ impl std::fmt::Display for Lsn {
     }
 }
 
+/// The standby's pool and whether it has answered lately (shared by every request of this process).
+#[derive(Debug, Clone)]
+pub struct ReadReplica {
+    pool: PgPool,
+    health: Arc<Mutex<Health>>,
+}
+
+#[derive(Debug, Default)]
+struct Health {
+    /// `None` while the standby answers.
+    outage: Option<Outage>,
+    /// When a lagging standby was last reported.
+    lag_reported_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Outage {
+    since: Instant,
+    /// When the next probe may start.
+    probe_at: Instant,
+    /// The wait after the next failed probe.
+    back_off: Duration,
+    /// Whether a probe is running (one at a time).
+    probing: bool,
+}
+
+/// Where a query reads from, and why not from the standby.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadFrom {
+    Replica,
+    /// The standby is unavailable (found so now, or earlier and not answering since).
+    PrimaryReplicaUnavailable,
+    /// The standby answers but has not replayed the client's write in time (or is not a standby at all).
+    PrimaryReplicaLagging,
+}
+
+impl ReadReplica {
+    /// Reads from `pool`, a pool on the standby whose connections are made on demand (so that a standby
+    /// that is down does not stop the server from starting). The standby is tried once now: what it answers
+    /// is logged, and one that does not answer starts out unavailable.
+    pub async fn open(pool: PgPool) -> Self {
+        let replica = Self {
+            pool,
+            health: Arc::default(),
+        };
+        match replica.connection().await {
+            Ok(mut connection) => {
+                let standby = sqlx::query_scalar::<_, bool>("SELECT pg_is_in_recovery()")
+                    .fetch_one(&mut *connection)
+                    .await;
+                if !matches!(standby, Ok(true)) {
+                    tracing::warn!(
+                        "AEGIS_READ_DATABASE_URL is not a streaming standby; queries read from it, but clients \
+                         that have just written read from the primary"
+                    );
+                }
+            }
+            Err(error) => replica.mark_unavailable(&error),
+        }
+        replica
+    }
+
+    /// Whether the standby currently counts as available (what `/ready` and `/metrics` report).
+    pub fn is_available(&self) -> bool {
+        self.health().outage.is_none()
+    }
+
+    /// Where a query that must see `written` (the client's last write, if any) reads from.
+    async fn read_from(&self, written: Option<Lsn>) -> ReadFrom {
+        if !self.worth_trying() {
+            return ReadFrom::PrimaryReplicaUnavailable;
+        }
+        let deadline = Instant::now() + REPLICA_WAIT;
+        let mut connection = match self.connection().await {
+            Ok(connection) => connection,
+            Err(error) => {
+                self.mark_unavailable(&error);
+                return ReadFrom::PrimaryReplicaUnavailable;
+            }
+        };
+        let Some(written) = written else {
+            return ReadFrom::Replica;
+        };
+        match wait_for_replay(&mut connection, written, deadline).await {
+            Ok(Replay::CaughtUp) => ReadFrom::Replica,
+            Ok(Replay::Behind(replayed)) => {
+                self.report_lag(written, replayed);
+                ReadFrom::PrimaryReplicaLagging
+            }
+            Err(error) => {
+                self.mark_unavailable(&error);
+                ReadFrom::PrimaryReplicaUnavailable
+            }
+        }
+    }
+
+    /// A connection to the standby within [`REPLICA_WAIT`] (an idle one is pinged first by the pool).
+    async fn connection(&self) -> Result<PoolConnection<Postgres>, String> {
+        match tokio::time::timeout(REPLICA_WAIT, self.pool.acquire()).await {
+            Ok(Ok(connection)) => Ok(connection),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!(
+                "no connection within {REPLICA_WAIT:?} (the standby is down, unreachable or saturated)"
+            )),
+        }
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        // The state is a few plain fields, consistent after any panic.
+        self.health.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a query should try the standby: yes while it is available; while it is not, no, and a probe
+    /// starts in the background when one is due.
+    fn worth_trying(&self) -> bool {
+        let mut health = self.health();
+        let Some(outage) = &mut health.outage else {
+            return true;
+        };
+        if !outage.probing && Instant::now() >= outage.probe_at {
+            outage.probing = true;
+            let replica = self.clone();
+            tokio::spawn(async move { replica.probe().await });
+        }
+        false
+    }
+
+    /// Tries the unavailable standby once: available again when it gives a connection, otherwise the next
+    /// try waits twice as long (up to [`MAX_PROBE_BACK_OFF`]).
+    async fn probe(&self) {
+        let result = self.connection().await;
+        let mut health = self.health();
+        let Some(outage) = &mut health.outage else {
+            return;
+        };
+        match result {
+            Ok(_connection) => {
+                tracing::info!(
+                    unavailable_for = ?outage.since.elapsed(),
+                    "the read replica answers again: queries read from it"
+                );
+                health.outage = None;
+            }
+            Err(error) => {
+                tracing::debug!(%error, next_try_in = ?outage.back_off, "the read replica still does not answer");
+                outage.probe_at = Instant::now() + outage.back_off;
+                outage.back_off = (outage.back_off * 2).min(MAX_PROBE_BACK_OFF);
+                outage.probing = false;
+            }
+        }
+    }
+
+    fn mark_unavailable(&self, error: &str) {
+        let mut health = self.health();
+        if health.outage.is_some() {
+            return;
+        }
+        tracing::warn!(
+            %error,
+            next_try_in = ?FIRST_PROBE_BACK_OFF,
+            "the read replica is unavailable: queries read from the primary until it answers again"
+        );
+        let now = Instant::now();
+        health.outage = Some(Outage {
+            since: now,
+            probe_at: now + FIRST_PROBE_BACK_OFF,
+            back_off: (FIRST_PROBE_BACK_OFF * 2).min(MAX_PROBE_BACK_OFF),
+            probing: false,
+        });
+    }
+
+    fn report_lag(&self, written: Lsn, replayed: Option<Lsn>) {
+        let mut health = self.health();
+        let now = Instant::now();
+        if health
+            .lag_reported_at
+            .is_some_and(|reported| now.duration_since(reported) < LAG_WARNING_INTERVAL)
+        {
+            return;
+        }
+        health.lag_reported_at = Some(now);
+        let replayed = replayed.map_or_else(
+            || "nothing (not a standby)".to_owned(),
+            |lsn| lsn.to_string(),
+        );
+        tracing::warn!(
+            %written,
+            %replayed,
+            "the read replica has not replayed a client's write within {REPLICA_WAIT:?}: that client reads from \
+             the primary (reported at most every {LAG_WARNING_INTERVAL:?})"
+        );
+    }
+}
+
 /// What [`route`] decided for one GraphQL request.
 #[derive(Debug)]
 pub enum Route {
@@ -75,7 +296,7 @@ pub enum Route {
 }
 
 /// Which pool the request reads from (see the module docs); a query runs with the replica's pool when the
-/// replica has replayed the client's last write.
+/// replica answers and has replayed the client's last write.
 pub async fn route(
     state: &AppState,
     headers: &HeaderMap,
@@ -103,17 +324,23 @@ pub async fn route(
     if operations.is_empty() || operations.contains(&OperationType::Subscription) {
         return (request, Route::Primary);
     }
-    let caught_up = match client_write_position(headers) {
-        Some(written) => replayed(replica, written).await,
-        None => true,
+    let read_from = replica.read_from(client_write_position(headers)).await;
+    let fallback_reason = match read_from {
+        ReadFrom::Replica => None,
+        ReadFrom::PrimaryReplicaUnavailable => Some("unavailable"),
+        ReadFrom::PrimaryReplicaLagging => Some("lagging"),
     };
     metrics::counter!(
         "aegis_graphql_queries_total",
-        "read_from" => if caught_up { "replica" } else { "primary" }
+        "read_from" => if fallback_reason.is_none() { "replica" } else { "primary" }
     )
     .increment(1);
-    if caught_up {
-        request = request.data(state.reading_from(replica.clone()));
+    match fallback_reason {
+        None => request = request.data(state.reading_from(replica.pool.clone())),
+        Some(reason) => {
+            metrics::counter!("aegis_read_replica_fallbacks_total", "reason" => reason)
+                .increment(1);
+        }
     }
     (request, Route::Primary)
 }
@@ -174,24 +401,38 @@ fn client_write_position(headers: &HeaderMap) -> Option<Lsn> {
     from_header.chain(from_cookie).max()
 }
 
-/// Whether the replica replays up to `written` within [`REPLICA_WAIT`]. A server that is not a standby (its
-/// replay position is NULL) or does not answer counts as not caught up.
-async fn replayed(replica: &PgPool, written: Lsn) -> bool {
-    let deadline = Instant::now() + REPLICA_WAIT;
-    let Ok(Ok(mut connection)) = tokio::time::timeout(REPLICA_WAIT, replica.acquire()).await else {
-        return false;
-    };
+/// How far the standby got.
+enum Replay {
+    CaughtUp,
+    /// Not far enough by the deadline; `None` when the server is not a standby (it replays nothing).
+    Behind(Option<Lsn>),
+}
+
+/// Polls the standby's replay position until it reaches `written` or `deadline` passes. A standby that does
+/// not even answer by then (a connection that hangs) is an error.
+async fn wait_for_replay(
+    connection: &mut PoolConnection<Postgres>,
+    written: Lsn,
+    deadline: Instant,
+) -> Result<Replay, String> {
     loop {
-        let replayed =
+        let answer_within = deadline
+            .saturating_duration_since(Instant::now())
+            .max(REPLAY_POLL);
+        let replayed = tokio::time::timeout(
+            answer_within,
             sqlx::query_scalar::<_, Option<String>>("SELECT pg_last_wal_replay_lsn()::text")
-                .fetch_one(&mut *connection)
-                .await;
+                .fetch_one(&mut **connection),
+        )
+        .await
+        .map_err(|_| format!("no answer within {REPLICA_WAIT:?}"))?
+        .map_err(|error| error.to_string())?
+        .as_deref()
+        .and_then(Lsn::parse);
         match replayed {
-            Ok(Some(text)) if Lsn::parse(&text).is_some_and(|replayed| replayed >= written) => {
-                return true;
-            }
-            Ok(Some(_)) if Instant::now() < deadline => tokio::time::sleep(REPLAY_POLL).await,
-            _ => return false,
+            Some(replayed) if replayed >= written => return Ok(Replay::CaughtUp),
+            Some(_) if Instant::now() < deadline => tokio::time::sleep(REPLAY_POLL).await,
+            _ => return Ok(Replay::Behind(replayed)),
         }
     }
 }

@@ -13,7 +13,7 @@ use anyhow::{Context as _, bail, ensure};
 use serde_json::{Value, json};
 
 use crate::chaos::{Cluster, Server, free_port, wait_ready};
-use crate::local_postgres::{LocalPostgres, LocalPostgresOptions, find_or_start};
+use crate::local_postgres::{LocalPostgres, LocalPostgresOptions, PrivateCluster, find_or_start};
 
 /// A private nginx (its own prefix, configuration and port) balancing over some `aegis serve` ports, stopped
 /// when dropped.
@@ -175,6 +175,25 @@ impl Standby {
     /// Aegis' database on the standby, as the superuser.
     pub fn url(&self) -> String {
         self.postgres.owner_url()
+    }
+
+    /// Stops the standby as a crash would (see [`PrivateCluster::stop_immediately`]).
+    pub async fn stop_immediately(&self) -> anyhow::Result<()> {
+        Ok(self.cluster()?.stop_immediately().await?)
+    }
+
+    /// Starts the stopped standby again; it resumes streaming from the primary.
+    pub async fn start_again(&self) -> anyhow::Result<()> {
+        Ok(self.cluster()?.start_again().await?)
+    }
+
+    fn cluster(&self) -> anyhow::Result<&PrivateCluster> {
+        match &self.postgres {
+            LocalPostgres::Private(cluster) => Ok(cluster),
+            LocalPostgres::Server { .. } => {
+                bail!("only a private cluster can be stopped and started here")
+            }
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use commands::evidence::store::{EvidenceStore, LocalDiskStore, S3Store};
 
 use crate::auth::identity::Identity;
 use crate::edge::EdgeConfig;
+use crate::read_replica::ReadReplica;
 use crate::scheduler::Schedules;
 
 /// Who may introspect the schema.
@@ -98,7 +99,7 @@ pub struct AppState {
     /// Whether this process currently runs the projectors (holds the leader lock).
     leader: Arc<AtomicBool>,
     /// A streaming replica GraphQL queries read from ([`crate::read_replica`]); `None` reads from `pool`.
-    pub read_replica: Option<PgPool>,
+    pub read_replica: Option<ReadReplica>,
 }
 
 impl AppState {
@@ -134,7 +135,7 @@ impl AppState {
 
     /// Sends GraphQL queries to `replica` (see [`crate::read_replica`]).
     #[must_use]
-    pub fn with_read_replica(mut self, replica: Option<PgPool>) -> Self {
+    pub fn with_read_replica(mut self, replica: Option<ReadReplica>) -> Self {
         self.read_replica = replica;
         self
     }
