@@ -23,7 +23,7 @@ use projections::paging::PageCursor;
 use projections::projector::StoredEvent;
 use projections::scoring_policies;
 use projections::test_cases::{self, TestCaseFilter};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 mod support;
