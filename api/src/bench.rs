@@ -51,6 +51,9 @@ pub enum BenchCommand {
         /// Sign-ins started at once for the queueing figure.
         #[arg(long, default_value_t = 16)]
         concurrent: usize,
+        /// Token verifications timed per figure.
+        #[arg(long, default_value_t = 2_000)]
+        verifications: u32,
     },
     /// A state-changing GraphQL mutation (`addComment`) through the whole HTTP stack: latency one at a time,
     /// then throughput with N concurrent clients (each on its own test case).
@@ -173,9 +176,13 @@ pub async fn run(
         BenchCommand::Projector { events, batch_size } => {
             catch_up(&scratch, events, batch_size).await.map(drop)
         }
-        BenchCommand::Login { logins, concurrent } => {
-            login(&scratch, logins, concurrent).await.map(drop)
-        }
+        BenchCommand::Login {
+            logins,
+            concurrent,
+            verifications,
+        } => login(&scratch, logins, concurrent, verifications)
+            .await
+            .map(drop),
         BenchCommand::Mutations {
             requests,
             clients,
@@ -575,6 +582,7 @@ async fn login(
     scratch: &ScratchDatabase,
     logins: usize,
     concurrent: usize,
+    rounds: u32,
 ) -> anyhow::Result<Vec<Figure>> {
     let keys = Arc::new(SigningKeys::ephemeral());
     let authenticator = Authenticator::new(Arc::clone(&keys), scratch.pool.clone());
@@ -660,7 +668,6 @@ async fn login(
         peak_waiting.load(Ordering::Relaxed)
     );
 
-    let rounds: u32 = 2_000;
     let started = Instant::now();
     for _ in 0..rounds {
         keys.verify(&token, std::time::SystemTime::now())?;

@@ -249,12 +249,20 @@ pub fn number(amount: f64) -> String {
             grouped
         };
     }
+    // Three significant digits, at least two decimals below 10 (0.65, 0.0072).
     let decimals = if magnitude >= 100.0 {
         0
     } else if magnitude >= 10.0 {
         1
-    } else {
+    } else if magnitude >= 0.1 || magnitude == 0.0 {
         2
+    } else {
+        let (mut decimals, mut scaled) = (2, magnitude * 100.0);
+        while scaled < 100.0 && decimals < 12 {
+            scaled *= 10.0;
+            decimals += 1;
+        }
+        decimals
     };
     format!("{amount:.decimals$}")
 }
@@ -271,6 +279,8 @@ mod tests {
         assert_eq!(number(36.24), "36.2");
         assert_eq!(number(5.126), "5.13");
         assert_eq!(number(0.65), "0.65");
+        assert_eq!(number(0.006_52), "0.00652");
+        assert_eq!(number(0.0), "0.00");
     }
 
     #[test]

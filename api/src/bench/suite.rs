@@ -41,6 +41,7 @@ pub struct SuiteSize {
     pub import_first_only: bool,
     pub evidence_rounds: u32,
     pub logins: usize,
+    pub verifications: u32,
     pub mutations: usize,
     pub load_clients: usize,
     pub load_seconds: f64,
@@ -63,6 +64,7 @@ impl SuiteSize {
             import_first_only: true,
             evidence_rounds: 1,
             logins: 5,
+            verifications: 50,
             mutations: 50,
             load_clients: 16,
             load_seconds: 3.0,
@@ -90,6 +92,7 @@ impl SuiteSize {
             import_first_only: false,
             evidence_rounds: 5,
             logins: 30,
+            verifications: 2_000,
             mutations: 500,
             load_clients: 16,
             load_seconds: 20.0,
@@ -188,7 +191,7 @@ impl Step {
                 imports::run(scratch, &args).await
             }
             Self::Evidence => super::evidence::run(scratch, s3, size.evidence_rounds).await,
-            Self::Login => super::login(scratch, size.logins, 16).await,
+            Self::Login => super::login(scratch, size.logins, 16, size.verifications).await,
             Self::Mutations => {
                 super::mutations(
                     scratch,
