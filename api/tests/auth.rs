@@ -98,6 +98,26 @@ async fn a_wrong_password_and_an_unknown_address_get_the_same_answer(pool: PgPoo
     assert_eq!(error_code(&wrong), error_code(&unknown));
 }
 
+/// Every sign-in appends to the user's one stream, so sign-ins of one user at the same moment (tabs, scripts,
+/// a load test) clash on its sequence: each must still succeed, retried rather than refused.
+#[sqlx::test(migrations = "../migrations")]
+async fn sixteen_sign_ins_of_one_user_at_once_all_succeed(pool: PgPool) {
+    let state = state(&pool);
+    create_user(&state, "ada@example.org", &[Role::Viewer]).await;
+    let query = login("ada@example.org", PASSWORD, None);
+    let answers = futures::future::join_all((0..16).map(|_| graphql(&state, None, &query))).await;
+    for answer in &answers {
+        assert!(answer.get("errors").is_none(), "{answer}");
+    }
+    let sessions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_type = 'User' AND event_type = 'UserLoggedIn'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(sessions, 16);
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn repeated_failures_are_throttled_even_with_the_right_password(pool: PgPool) {
     let state = state(&pool);

@@ -29,8 +29,9 @@ use uuid::Uuid;
 use super::session::{Authenticator, Principal};
 use super::tokens::Claims;
 
-/// How often a command that clashed with a concurrent one on the same user is tried in all.
-const CONFLICT_ATTEMPTS: u64 = 5;
+/// How often a command that clashed with a concurrent one on the same user is tried in all: each round of a
+/// clash lets one of the contenders through, so this many sign-ins of one user at once all get in.
+const CONFLICT_ATTEMPTS: u64 = 32;
 
 /// Settings of the account flows.
 #[derive(Debug, Clone, Copy)]
@@ -242,7 +243,10 @@ impl Identity {
             attempt += 1;
             match outcome {
                 Err(CommandError::Conflict { .. }) if attempt < CONFLICT_ATTEMPTS => {
-                    tokio::time::sleep(Duration::from_millis(5 * attempt)).await;
+                    // A random pause, so that the losers of a clash do not meet again in lockstep.
+                    let pause =
+                        rand::Rng::gen_range(&mut rand::thread_rng(), 1..=5 * attempt.min(10));
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
                 outcome => break outcome,
             }
