@@ -11,6 +11,8 @@ import { startServer, type RunningServer } from './server';
 import { totpCode } from './totp';
 
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../test-results/screenshots');
+const FIGURES = path.resolve(import.meta.dirname, '../test-results/figures.json');
+const AXE_SOURCE = readFileSync(path.resolve(import.meta.dirname, '../node_modules/axe-core/axe.min.js'), 'utf8');
 const TECHNIQUE = 'T0817';
 const EVIDENCE = 'lsass-dump-output.log';
 const EVIDENCE_TEXT = 'procdump -ma lsass.exe out.dmp\nDump 1 complete: 5 MB written in 0.2 seconds\n';
@@ -102,6 +104,59 @@ async function cellScore(page: Page, url: string): Promise<string> {
   await cell.waitFor({ timeout: 20_000 });
   return (await cell.getAttribute('data-score')) ?? '';
 }
+
+/// Runs axe-core on the page as it is and returns its serious and critical violations, one line each. The
+/// server's CSP forbids inline scripts, so `page.addScriptTag` (an inline `<script>`) would be refused; the
+/// source is evaluated over the DevTools protocol instead, which the CSP does not govern.
+async function accessibilityViolations(page: Page, pageName: string): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, help: violation.help, targets: violation.nodes.map((node) => JSON.stringify(node.target)) }));
+  });
+  return violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${pageName}: ${violation.id} (${violation.impact}) ${violation.help} at ${violation.targets.join(', ')}`);
+}
+
+/// Records, in every page of the context, when the heatmap's cells and the dashboard's data (figures and chart) first
+/// enter the DOM (milliseconds since the navigation started), from a MutationObserver installed before any
+/// page script runs.
+const RECORD_FIRST_RENDERS = `
+  window.__aegisRenders = {};
+  new MutationObserver(() => {
+    const renders = window.__aegisRenders;
+    if (renders.gridAt === undefined) {
+      const cells = document.querySelectorAll('[data-technique]').length;
+      if (cells > 0) { renders.gridAt = performance.now(); renders.cells = cells; }
+    }
+    if (renders.dashboardAt === undefined) {
+      // The figures and the trend chart are drawn only once the dashboard's data is in.
+      if (document.querySelector('[data-testid="overall-score"]') && document.querySelector('[aria-label="Coverage trend"] svg')) renders.dashboardAt = performance.now();
+    }
+  }).observe(document, { childList: true, subtree: true, characterData: true });
+`;
+
+interface FirstRenders { gridAt?: number; dashboardAt?: number; cells?: number; lastGraphqlResponseEnd?: number; domContentLoaded?: number }
+
+/// Loads `url` afresh and waits until `done` holds of the recorded renders; returns them with the end of the
+/// last GraphQL response that arrived before the grid (so the grid's render time excludes the network).
+async function measureLoad(page: Page, url: string, done: 'gridAt' | 'dashboardAt'): Promise<FirstRenders> {
+  await page.goto(url);
+  await page.waitForFunction((key) => (window as unknown as { __aegisRenders?: Record<string, number> }).__aegisRenders?.[key] !== undefined, done, { timeout: 20_000 });
+  return page.evaluate(() => {
+    const renders = (window as unknown as { __aegisRenders: FirstRenders }).__aegisRenders;
+    const before = renders.gridAt ?? Number.POSITIVE_INFINITY;
+    const graphql = performance.getEntriesByType('resource').filter((entry) => entry.name.includes('/graphql')) as PerformanceResourceTiming[];
+    const ends = graphql.map((entry) => entry.responseEnd).filter((end) => end <= before);
+    const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+    return { ...renders, lastGraphqlResponseEnd: ends.length ? Math.max(...ends) : undefined, domContentLoaded: navigation?.domContentLoadedEventEnd };
+  });
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const round = (value: number) => Math.round(value * 10) / 10;
 
 test('the red → blue → approval scenario in a real browser', async () => {
   const started = Date.now();
@@ -269,17 +324,67 @@ test('the red → blue → approval scenario in a real browser', async () => {
 /// Every other page as an admin: it renders without an error box, a CSP violation or a page error, and gets
 /// a screenshot. A recurring campaign is created on the way, with its schedule read back in words.
 test('every page renders for an admin', async () => {
-  const { page } = await newPage();
+  const { context, page } = await newPage();
+  await context.addInitScript(RECORD_FIRST_RENDERS);
+  // Serious or critical accessibility violations (axe-core) on the main pages, reported together at the end.
+  const inaccessible: string[] = [];
+  const checkAccessibility = async (pageName: string) => inaccessible.push(...(await accessibilityViolations(page, pageName)));
+  await page.goto(`${server.url}/`);
+  await page.getByRole('heading', { name: 'Sign in to Aegis' }).waitFor({ timeout: 20_000 });
+  await checkAccessibility('sign-in');
   await signIn(page, server.adminEmail, server.adminPassword);
-  const visit = async (link: string, ready: string, screenshotName: string) => {
+  const visit = async (link: string, ready: string, screenshotName: string, accessibility = false) => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link, exact: true }).click();
     await page.getByText(ready).first().waitFor({ timeout: 20_000 });
     await page.waitForLoadState('networkidle');
     expect(await page.getByRole('alert').count(), `an error on ${link}`).toBe(0);
+    if (accessibility) await checkAccessibility(screenshotName);
     await screenshot(page, screenshotName);
   };
 
-  await visit('Campaigns', 'No campaign yet.', 'campaigns');
+  await visit('Dashboard', 'Coverage trend, last 26 weeks', 'dashboard', true);
+  await page.getByLabel('ATT&CK domain').selectOption('ICS');
+  await page.getByTestId('tests-by-state').waitFor({ timeout: 20_000 });
+  await page.goto(`${server.url}/heatmap?domain=ICS`);
+  await page.locator(`[data-technique="${TECHNIQUE}"]`).first().waitFor({ timeout: 20_000 });
+  await checkAccessibility('heatmap');
+  await visit('Test cases', 'Save view', 'test-cases', true);
+  const firstTestCase = page.locator('main table a[href^="/test-cases/"]').first();
+  if (await firstTestCase.count()) {
+    await firstTestCase.click();
+    await page.getByRole('group', { name: 'Workflow actions' }).or(page.getByTestId('no-actions')).first().waitFor({ timeout: 20_000 });
+    await page.waitForLoadState('networkidle');
+    await checkAccessibility('test-case');
+  }
+  await visit('Audit log', 'Verify hash chain', 'audit-log', true);
+
+  // Figures: the ICS heatmap grid (the bundle the scenario imports) and the dashboard, each loaded five times.
+  const heatmapLoads: FirstRenders[] = [];
+  for (let run = 0; run < 5; run += 1) heatmapLoads.push(await measureLoad(page, `${server.url}/heatmap?domain=ICS`, 'gridAt'));
+  const dashboardLoads: FirstRenders[] = [];
+  for (let run = 0; run < 5; run += 1) dashboardLoads.push(await measureLoad(page, `${server.url}/`, 'dashboardAt'));
+  const figures = {
+    browser: `Chromium ${browser.version()}, headless, against aegis serve on localhost`,
+    heatmap: {
+      domain: 'ICS',
+      cells: heatmapLoads[0].cells,
+      renderMsMedian: round(median(heatmapLoads.map((load) => load.gridAt! - load.lastGraphqlResponseEnd!))),
+      renderMsRuns: heatmapLoads.map((load) => round(load.gridAt! - load.lastGraphqlResponseEnd!)),
+      navigationToGridMsMedian: round(median(heatmapLoads.map((load) => load.gridAt!))),
+    },
+    dashboard: {
+      timeToInteractiveMsMedian: round(median(dashboardLoads.map((load) => load.dashboardAt!))),
+      timeToInteractiveMsRuns: dashboardLoads.map((load) => round(load.dashboardAt!)),
+      domContentLoadedMsMedian: round(median(dashboardLoads.map((load) => load.domContentLoaded!))),
+    },
+  };
+  writeFileSync(FIGURES, `${JSON.stringify(figures, null, 2)}\n`);
+  console.log(`figures: ${JSON.stringify(figures)}`);
+  expect(figures.heatmap.cells).toBeGreaterThan(0);
+  await page.goto(`${server.url}/`);
+  await page.getByText('Coverage trend, last 26 weeks').waitFor({ timeout: 20_000 });
+
+  await visit('Campaigns', 'No campaign yet.', 'campaigns', true);
   await page.getByRole('button', { name: 'New campaign' }).click();
   await page.getByLabel('Name', { exact: true }).fill('Quarterly ICS drill');
   await page.getByLabel('Techniques in scope (comma-separated)').fill('T0817');
@@ -302,7 +407,7 @@ test('every page renders for an admin', async () => {
   await visit('Rules and templates', 'Id or name contains', 'catalog');
   await visit('Compliance', 'Framework', 'compliance');
   await visit('Reports', 'Navigator layer import', 'reports');
-  await visit('Administration', 'Define a policy', 'admin-policies');
+  await visit('Administration', 'Define a policy', 'admin-policies', true);
   await page.getByLabel('Name', { exact: true }).fill('Strict');
   await page.getByLabel('Reason', { exact: true }).fill('alerts count less');
   await page.getByLabel('Alerted', { exact: true }).fill('50');
@@ -334,6 +439,7 @@ test('every page renders for an admin', async () => {
   }
   await page.getByRole('cell', { name: 'coverage' }).first().waitFor({ timeout: 20_000 });
   expect(problems).toEqual([]);
+  expect(inaccessible, `serious or critical accessibility violations:\n${inaccessible.join('\n')}`).toEqual([]);
 });
 
 /// Two-factor login: enrol with the code an authenticator app would show, keep a recovery code, sign out, and

@@ -71,7 +71,8 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, mar
     const outline = layerNote !== undefined
       ? 'outline-2 outline-offset-1 outline-dashed outline-sky-600'
       : subsInLayer > 0 ? 'outline-2 outline-offset-1 outline-dotted outline-sky-600' : '';
-    const label = `${cell.techniqueId} ${cell.name}: ${cell.score === null || cell.score === undefined ? 'untested' : `score ${cell.score}`}${cell.stale ? ', stale' : ''}${extra?.change ? `, ${extra.change.toLowerCase()}` : ''}${inLayer}${subsNote}`;
+    const details = `: ${cell.score === null || cell.score === undefined ? 'untested' : `score ${cell.score}`}${cell.stale ? ', stale' : ''}${extra?.change ? `, ${extra.change.toLowerCase()}` : ''}${overlayKind === 'rescore' ? `, ${extra?.rescored ?? 'unscored'} under the other policy` : ''}${inLayer}${subsNote}`;
+    const label = `${cell.techniqueId} ${cell.name}${details}`;
     return (
       <button
         type="button"
@@ -82,15 +83,15 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, mar
         data-score={cell.score ?? ''}
         data-in-layer={layerNote !== undefined || undefined}
         data-subs-in-layer={subsInLayer || undefined}
-        aria-label={label}
         aria-pressed={selected === cell.techniqueId}
         title={label}
         onClick={() => onSelect(cell.techniqueId)}
         className={`heatmap-cell flex w-full items-center justify-between gap-1 rounded px-1.5 py-1 text-left text-[11px] leading-tight ${sub ? 'ml-2 w-[calc(100%-0.5rem)]' : ''} ${colour ? '' : 'bg-slate-200 dark:bg-slate-700'} ${selected === cell.techniqueId ? 'ring-2 ring-violet-600' : outline} ${cell.stale ? 'opacity-70' : ''}`}
         style={colour ? { backgroundColor: colour, color: textOn(colour) } : undefined}
       >
-        <span className="truncate"><span className="font-semibold">{cell.techniqueId}</span> {cell.name}</span>
-        {value !== undefined && <span className="shrink-0 font-mono">{value}</span>}
+        {/* The name is the visible text followed by the details in words; the value in figures is not read. */}
+        <span className="truncate"><span className="font-semibold">{cell.techniqueId}</span> {cell.name}<span className="sr-only">{details}</span></span>
+        {value !== undefined && <span aria-hidden className="shrink-0 font-mono">{value}</span>}
       </button>
     );
   };

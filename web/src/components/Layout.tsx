@@ -63,7 +63,7 @@ export function Layout({ children }: { children: ReactNode }) {
             <svg aria-hidden viewBox="0 0 24 24" className="h-4 w-4 fill-none stroke-current stroke-2"><path d="M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.94 1.94 0 0 0 3.4 0" /></svg>
             <span data-testid="unread-count" className={unread ? 'rounded-full bg-red-600 px-1.5 text-xs text-white' : 'text-xs'}>{unread}</span>
           </Link>
-          <button className="btn" onClick={toggleTheme} aria-label="Switch between dark and light theme">
+          <button className="btn" onClick={toggleTheme} aria-label={`${theme === 'dark' ? 'Light theme' : 'Dark theme'}: switch between dark and light theme`}>
             {theme === 'dark' ? 'Light theme' : 'Dark theme'}
           </button>
           <Link to="/profile" className="text-sm link">{me.displayName} ({me.email})</Link>

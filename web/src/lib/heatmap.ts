@@ -69,11 +69,19 @@ export function legend(mode: ColourMode | 'diff'): { colour: string; label: stri
   return (Object.keys(CHANGE_COLOURS) as Change[]).map((change) => ({ colour: CHANGE_COLOURS[change], label: change.toLowerCase() }));
 }
 
-/// Black or white text, whichever reads better on `background` (#rrggbb).
+/// Dark or white text, whichever has the higher WCAG contrast ratio on `background` (#rrggbb); one of the two
+/// always reaches 4.5:1, the minimum for the cells' small text.
 export function textOn(background: string): string {
   const value = Number.parseInt(background.slice(1), 16);
-  const luminance = (0.299 * ((value >> 16) & 255) + 0.587 * ((value >> 8) & 255) + 0.114 * (value & 255)) / 255;
-  return luminance > 0.6 ? '#0f172a' : '#ffffff';
+  const channel = (shift: number) => {
+    const srgb = ((value >> shift) & 255) / 255;
+    return srgb <= 0.04045 ? srgb / 12.92 : ((srgb + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = 0.2126 * channel(16) + 0.7152 * channel(8) + 0.0722 * channel(0);
+  const DARK_LUMINANCE = 0.0079; // #0f172a
+  const onWhite = 1.05 / (luminance + 0.05);
+  const onDark = (luminance + 0.05) / (DARK_LUMINANCE + 0.05);
+  return onDark >= onWhite ? '#0f172a' : '#ffffff';
 }
 
 /// Keeps the cells matching `search` (id or name, case-insensitive); a technique stays when one of its
