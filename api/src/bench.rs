@@ -22,6 +22,7 @@ use crate::auth::tokens::SigningKeys;
 use crate::database::{self, Located};
 use crate::serve::projector;
 
+mod cpu;
 mod evidence;
 pub mod figures;
 mod heatmap;

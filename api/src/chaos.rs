@@ -286,25 +286,32 @@ async fn until_answered(
 
 /// Signs in as the cluster's user; returns the session token (send it as a bearer token).
 pub async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<Arc<str>> {
+    Ok(sign_in_as(http, base, EMAIL, PASSWORD).await?.into())
+}
+
+/// Signs in through GraphQL and returns the session token its cookie holds.
+pub async fn sign_in_as(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<String> {
     let login = http
         .post(format!("{base}/graphql"))
-        .json(&json!({ "query": format!(
-            r#"mutation {{ login(email: "{EMAIL}", password: "{PASSWORD}") {{ userId }} }}"#
-        ) }))
+        .json(&json!({
+            "query": "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { userId } }",
+            "variables": { "email": email, "password": password },
+        }))
         .send()
         .await?;
     let cookie = login
         .headers()
-        .get("set-cookie")
-        .context("the login set no session cookie")?
-        .to_str()?
-        .to_owned();
-    Ok(cookie
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("aegis_session=")
-        .into())
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix("aegis_session="))
+        .with_context(|| format!("signing in as {email} set no session cookie"))?;
+    Ok(cookie.split(';').next().unwrap_or_default().to_owned())
 }
 
 /// What one client ends with: its test case, the comments it was told were recorded, its retries.

@@ -40,7 +40,7 @@ impl Projection for Campaigns {
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
         for (campaign_id, event) in streams_of(events, "Campaign") {
-            let payload: CampaignEvent = event.payload()?;
+            let payload = event.payload::<CampaignEvent>()?;
             apply(connection, campaign_id, event, &payload).await?;
         }
         Ok(())

@@ -55,15 +55,28 @@ impl Projection for Coverage {
         for event in events {
             match (event.aggregate_type.as_str(), event.uuid_of()) {
                 ("TestCase", Some(test_case_id)) => {
-                    plans.apply(test_case_id, event, &event.payload()?);
+                    plans.apply(test_case_id, event, &*event.payload::<TestCaseEvent>()?);
                 }
-                ("DetectionRule", _) => rule(connection, event, &event.payload()?).await?,
+                ("DetectionRule", _) => {
+                    rule(connection, event, &*event.payload::<DetectionRuleEvent>()?).await?;
+                }
                 ("ScoringPolicy", Some(policy_id)) => {
-                    policy(connection, policy_id, event, &event.payload()?).await?;
+                    policy(
+                        connection,
+                        policy_id,
+                        event,
+                        &*event.payload::<ScoringPolicyEvent>()?,
+                    )
+                    .await?;
                 }
                 ("CoverageSnapshots", _) => {
                     plans.store(connection).await?;
-                    snapshot(connection, event, &event.payload()?).await?;
+                    snapshot(
+                        connection,
+                        event,
+                        &*event.payload::<CoverageSnapshotEvent>()?,
+                    )
+                    .await?;
                 }
                 _ => {}
             }

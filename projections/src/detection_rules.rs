@@ -31,10 +31,11 @@ impl Projection for DetectionRules {
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
         for (aggregate_id, stored) in streams_of(events, "DetectionRule") {
-            let (rule, reason, deployed) = match stored.payload()? {
-                DetectionRuleEvent::Deployed { rule, reason } => (rule, reason, true),
-                DetectionRuleEvent::Retired { rule, reason } => (rule, reason, false),
-            };
+            let (rule, reason, deployed) =
+                match stored.payload::<DetectionRuleEvent>()?.into_owned() {
+                    DetectionRuleEvent::Deployed { rule, reason } => (rule, reason, true),
+                    DetectionRuleEvent::Retired { rule, reason } => (rule, reason, false),
+                };
             record(connection, aggregate_id, stored, &rule, &reason, deployed).await?;
         }
         Ok(())

@@ -51,7 +51,7 @@ impl Projection for Intel {
         let mut raised = Vec::new();
         let mut acknowledged = Vec::new();
         for (item_id, stored) in streams_of(events, "IntelItem") {
-            match stored.payload()? {
+            match stored.payload::<IntelEvent>()?.into_owned() {
                 IntelEvent::Raised {
                     kind,
                     title,

@@ -33,6 +33,7 @@
 pub mod audit_log;
 pub mod campaigns;
 pub mod catalog;
+mod copy;
 pub mod coverage;
 pub mod detection_rules;
 pub mod event_totals;

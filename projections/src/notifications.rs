@@ -110,13 +110,19 @@ impl Projection for Notifications {
                 continue;
             };
             match aggregate_type {
-                "TestCase" => batch.test_case(aggregate_id, stored, &stored.payload()?)?,
+                "TestCase" => {
+                    batch.test_case(aggregate_id, stored, &*stored.payload::<TestCaseEvent>()?)?;
+                }
                 "Campaign" => {
-                    let event = stored.payload()?;
+                    let event = stored.payload::<CampaignEvent>()?;
                     apply_campaign(connection, &mut batch, aggregate_id, stored, &event).await?;
                 }
-                "IntelItem" => batch.intel_item(aggregate_id, stored, &stored.payload()?),
-                _ => batch.job_failure(aggregate_id, stored, &stored.payload()?),
+                "IntelItem" => {
+                    batch.intel_item(aggregate_id, stored, &*stored.payload::<IntelEvent>()?);
+                }
+                _ => {
+                    batch.job_failure(aggregate_id, stored, &*stored.payload::<JobFailureEvent>()?);
+                }
             }
         }
         let changed: Vec<&TestCaseMemory> = batch

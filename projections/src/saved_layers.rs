@@ -33,7 +33,7 @@ impl Projection for SavedLayers {
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
         for (layer_id, stored) in streams_of(events, "SavedLayer") {
-            match stored.payload()? {
+            match stored.payload::<SavedLayerEvent>()?.into_owned() {
                 SavedLayerEvent::Saved { content } => {
                     sqlx::query(
                         "INSERT INTO saved_layers (layer_id, name, description, domain, attack_version,

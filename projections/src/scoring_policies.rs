@@ -35,7 +35,7 @@ impl Projection for ScoringPolicies {
         events: &[StoredEvent],
     ) -> Result<(), sqlx::Error> {
         for (policy_id, event) in streams_of(events, "ScoringPolicy") {
-            let payload: ScoringPolicyEvent = event.payload()?;
+            let payload = event.payload::<ScoringPolicyEvent>()?;
             apply(connection, policy_id, event, &payload).await?;
         }
         Ok(())

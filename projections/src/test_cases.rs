@@ -10,6 +10,7 @@
 //! changes nothing unless it is newer (see `claim`); all child rows of an event are written only then.
 //! Rows carry the events' own times, never the clock, so a rebuild reproduces them exactly.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::error::Error as StdError;
 
@@ -57,7 +58,7 @@ impl Projection for TestCases {
     ) -> Result<(), sqlx::Error> {
         let events = streams_of(events, "TestCase")
             .map(|(test_case_id, event)| Ok((test_case_id, event.sequence, event.payload()?)))
-            .collect::<Result<Vec<(Uuid, i64, TestCaseEvent)>, sqlx::Error>>()?;
+            .collect::<Result<Vec<(Uuid, i64, Cow<TestCaseEvent>)>, sqlx::Error>>()?;
         let mut batch = Batch::load(connection, &events).await?;
         for (test_case_id, sequence, event) in &events {
             batch.apply(*test_case_id, *sequence, event)?;
@@ -217,7 +218,7 @@ impl Step {
 impl<'a> Batch<'a> {
     async fn load(
         connection: &mut PgConnection,
-        events: &[(Uuid, i64, TestCaseEvent)],
+        events: &[(Uuid, i64, Cow<'_, TestCaseEvent>)],
     ) -> Result<Self, sqlx::Error> {
         let ids: Vec<Uuid> = events
             .iter()

@@ -32,7 +32,7 @@ impl Projection for Users {
     ) -> Result<(), sqlx::Error> {
         let mut changes = Vec::new();
         for (user_id, event) in streams_of(events, "User") {
-            let payload: UserEvent = event.payload()?;
+            let payload = event.payload::<UserEvent>()?.into_owned();
             changes.push((user_id, payload, event.recorded_at));
         }
         if changes.is_empty() {

@@ -211,7 +211,7 @@ pub async fn server_under_load(
         .await?;
     let server = ServeChild::start(aegis, scratch).await?;
     let http = crate::chaos::http_client(Duration::from_secs(30))?;
-    let token = sign_in(&http, &server.base).await?;
+    let token = crate::chaos::sign_in_as(&http, &server.base, EMAIL, PASSWORD).await?;
     let mut test_cases = Vec::with_capacity(clients);
     for client in 0..clients {
         let (planned, _) = crate::scale_out::graphql(
@@ -323,23 +323,4 @@ fn figures(report: &LoadReport, resident_before: u64, peak: u64) -> Vec<Figure> 
         .note(format!("{:.1} MB before", megabytes(resident_before)))
         .target(Goal::AtMost(RSS_TARGET_MB)),
     ]
-}
-
-/// Signs in over HTTP; returns the session token (sent back as a bearer token).
-async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
-    let login = http
-        .post(format!("{base}/graphql"))
-        .json(&json!({ "query": format!(
-            r#"mutation {{ login(email: "{EMAIL}", password: "{PASSWORD}") {{ userId }} }}"#
-        ) }))
-        .send()
-        .await?;
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|value| value.strip_prefix("aegis_session="))
-        .context("the sign-in set no session cookie")?;
-    Ok(cookie.split(';').next().unwrap_or_default().to_owned())
 }

@@ -860,24 +860,7 @@ impl Client for HttpClient {
     }
 
     async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<String> {
-        let login = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": "mutation($email: String!, $password: String!) { login(email: $email, password: $password) { userId } }",
-                "variables": { "email": email, "password": password } }))
-            .send()
-            .await?;
-        let cookie = login
-            .headers()
-            .get("set-cookie")
-            .context("the login set no session cookie")?
-            .to_str()?;
-        let session = cookie
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("aegis_session=")
-            .to_owned();
+        let session = crate::chaos::sign_in_as(&self.http, &self.base, email, password).await?;
         if email.starts_with("admin.") {
             let mut admin = self.admin_session.lock().expect("not poisoned");
             admin.get_or_insert_with(|| session.clone());

@@ -6,6 +6,7 @@
 //! (written by a newer version), still gets a line: the fallback names the event type and the aggregate, so the
 //! audit log never stops on an event it cannot describe.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -22,22 +23,66 @@ use domain::user::{LoginFailure, TokenScope, UserEvent};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::projector::StoredEvent;
+
 /// Free text (reasons, comments) is cut to this many characters, on its first line, to keep one line short.
 const EXCERPT_MAX_CHARS: usize = 80;
 
 /// What the event says happened, as a predicate for its actor: "planned test case “LSASS dump” (T1003.001)".
 pub fn summarize(aggregate_type: &str, event_type: &str, payload: &Value) -> String {
+    describe(aggregate_type, event_type, payload)
+}
+
+/// [`summarize`] for an event the projector read, whose payload the other projections read too.
+pub(crate) fn summarize_stored(event: &StoredEvent) -> String {
+    describe(&event.aggregate_type, &event.event_type, event)
+}
+
+/// A payload to read as an aggregate's event.
+trait Payload {
+    fn read<T: DeserializeOwned + Clone + Send + Sync + 'static>(&self) -> Option<Cow<'_, T>>;
+}
+
+impl Payload for Value {
+    fn read<T: DeserializeOwned + Clone + Send + Sync + 'static>(&self) -> Option<Cow<'_, T>> {
+        T::deserialize(self).ok().map(Cow::Owned)
+    }
+}
+
+impl Payload for StoredEvent {
+    fn read<T: DeserializeOwned + Clone + Send + Sync + 'static>(&self) -> Option<Cow<'_, T>> {
+        self.payload().ok()
+    }
+}
+
+fn describe(aggregate_type: &str, event_type: &str, payload: &impl Payload) -> String {
     let known = match aggregate_type {
-        "User" => read(payload).map(|event| user(&event)),
-        "SecurityPolicy" => read(payload).map(|event| security_policy(&event)),
-        "TestCase" => read(payload).map(|event| test_case(&event)),
-        "Campaign" => read(payload).map(|event| campaign(&event)),
-        "ScoringPolicy" => read(payload).map(|event| scoring_policy(&event)),
-        "DetectionRule" => read(payload).map(|event| detection_rule(&event)),
-        "CoverageSnapshots" => read(payload).map(|event| coverage_snapshot(&event)),
-        "IntelItem" => read(payload).map(|event| intel_item(&event)),
-        "JobFailure" => read(payload).map(|event| job_failure(&event)),
-        "SavedLayer" => read(payload).map(|event| saved_layer(&event)),
+        "User" => payload.read::<UserEvent>().map(|event| user(&event)),
+        "SecurityPolicy" => payload
+            .read::<SecurityPolicyEvent>()
+            .map(|event| security_policy(&event)),
+        "TestCase" => payload
+            .read::<TestCaseEvent>()
+            .map(|event| test_case(&event)),
+        "Campaign" => payload
+            .read::<CampaignEvent>()
+            .map(|event| campaign(&event)),
+        "ScoringPolicy" => payload
+            .read::<ScoringPolicyEvent>()
+            .map(|event| scoring_policy(&event)),
+        "DetectionRule" => payload
+            .read::<DetectionRuleEvent>()
+            .map(|event| detection_rule(&event)),
+        "CoverageSnapshots" => payload
+            .read::<CoverageSnapshotEvent>()
+            .map(|event| coverage_snapshot(&event)),
+        "IntelItem" => payload.read::<IntelEvent>().map(|event| intel_item(&event)),
+        "JobFailure" => payload
+            .read::<JobFailureEvent>()
+            .map(|event| job_failure(&event)),
+        "SavedLayer" => payload
+            .read::<SavedLayerEvent>()
+            .map(|event| saved_layer(&event)),
         _ => None,
     };
     known.unwrap_or_else(|| format!("recorded {event_type} on {aggregate_type}"))
@@ -50,10 +95,6 @@ pub fn line(actor: &str, predicate: &str, subject_user: Option<&str>) -> String 
         let _ = write!(line, " (user {user})");
     }
     line
-}
-
-fn read<T: DeserializeOwned>(payload: &Value) -> Option<T> {
-    serde_json::from_value(payload.clone()).ok()
 }
 
 fn user(event: &UserEvent) -> String {
