@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 /// Rows in PostgreSQL's binary `COPY` format, written column by column in the table's order given to
 /// [`BinaryRows::copy_into`]; each value's type must be the column's own (no conversion happens).
@@ -37,6 +38,10 @@ impl BinaryRows {
         self
     }
 
+    pub(crate) fn integer(&mut self, value: i32) -> &mut Self {
+        self.value(&value.to_be_bytes())
+    }
+
     pub(crate) fn bigint(&mut self, value: i64) -> &mut Self {
         self.value(&value.to_be_bytes())
     }
@@ -55,6 +60,10 @@ impl BinaryRows {
             Some(value) => self.text(value),
             None => self.null(),
         }
+    }
+
+    pub(crate) fn uuid(&mut self, value: Uuid) -> &mut Self {
+        self.value(value.as_bytes())
     }
 
     pub(crate) fn bytea(&mut self, value: &[u8]) -> &mut Self {

@@ -137,7 +137,7 @@ impl Plans {
         let ids = stream_ids(events, "TestCase");
         let plans: Vec<PlanRecord> = rows::load(
             connection,
-            "SELECT coalesce(jsonb_agg(p), '[]') FROM coverage_plans p WHERE test_case_id = ANY($1)",
+            "SELECT coalesce(json_agg(p), '[]') FROM coverage_plans p WHERE test_case_id = ANY($1)",
             &ids,
         )
         .await?;

@@ -45,10 +45,11 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+use crate::copy::BinaryRows;
 use crate::paging::PageCursor;
 use crate::projector::{Projection, StoredEvent, stream_ids};
 use crate::rows;
-use crate::test_cases::{from_serde_name, invalid};
+use crate::test_cases::{from_serde_name, invalid, serde_name};
 
 /// The namespace of notification ids (`"<global_seq>/<recipient>"` in it).
 const NOTIFICATION_NAMESPACE: Uuid = Uuid::from_u128(0x6165_6769_735f_6e6f_7469_6669_6361_0001);
@@ -86,7 +87,7 @@ impl Projection for Notifications {
         let test_case_ids = stream_ids(events, "TestCase");
         let remembered: Vec<TestCaseMemory> = rows::load(
             connection,
-            "SELECT coalesce(jsonb_agg(m), '[]') FROM notification_test_cases m WHERE test_case_id = ANY($1)",
+            "SELECT coalesce(json_agg(m), '[]') FROM notification_test_cases m WHERE test_case_id = ANY($1)",
             &test_case_ids,
         )
         .await?;
@@ -137,14 +138,37 @@ impl Projection for Notifications {
             &changed,
         )
         .await?;
-        rows::insert_missing(
-            connection,
-            "notifications",
-            &["notification_id"],
-            &batch.notifications,
-        )
-        .await
+        append(connection, &batch.notifications).await
     }
+}
+
+/// Appends notifications with one binary COPY, the cheapest way in. Each id is new: it is made of the event's
+/// global position and the recipient, and the projector applies each event once.
+async fn append(
+    connection: &mut PgConnection,
+    notifications: &[NotificationRecord],
+) -> Result<(), sqlx::Error> {
+    let mut rows = BinaryRows::new(10);
+    for notification in notifications {
+        rows.row()
+            .uuid(notification.notification_id)
+            .uuid(notification.recipient)
+            .text(&serde_name(&notification.kind)?)
+            .text(&serde_name(&notification.subject_kind)?)
+            .uuid(notification.subject_id)
+            .text(&notification.subject_title)
+            .text(&notification.message)
+            .optional_text(notification.actor_id.as_deref())
+            .timestamptz(notification.created_at)
+            .bigint(notification.global_seq);
+    }
+    rows.copy_into(
+        connection,
+        "notifications",
+        "notification_id, recipient, kind, subject_kind, subject_id, subject_title, message, actor_id, \
+         created_at, global_seq",
+    )
+    .await
 }
 
 /// What one batch remembers of its test cases and the notifications it writes.
@@ -156,7 +180,7 @@ struct Batch {
 }
 
 /// A row of `notifications`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug)]
 struct NotificationRecord {
     notification_id: Uuid,
     recipient: Uuid,

@@ -2,9 +2,10 @@
 //! the batch's events into them in memory and writes each changed row once. Projection speed is dominated by
 //! statements per batch, so this keeps it at a few per table whatever the batch holds.
 //!
-//! A row type's serde field names are its table's column names: [`load`] reads rows through `to_jsonb`, and
-//! [`insert`] / [`upsert`] write them through `jsonb_populate_recordset`, which converts every column type the
-//! read models use (arrays, `jsonb`, `timestamptz`, `uuid`) by the table's own definition.
+//! A row type's serde field names are its table's column names: [`load`] reads rows through `json_agg`, and
+//! [`insert_missing`] / [`upsert`] write them through `jsonb_populate_recordset`, which converts every column
+//! type the read models use (arrays, `jsonb`, `timestamptz`, `uuid`) by the table's own definition. Rows that
+//! are only ever appended go through `COPY` instead ([`crate::copy`]).
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
@@ -14,8 +15,10 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-/// The rows `query` selects for `keys` (bound as `$1`, a `uuid[]`); `query` returns one `jsonb` array, e.g.
-/// `SELECT coalesce(jsonb_agg(t), '[]') FROM test_cases t WHERE test_case_id = ANY($1)`.
+/// The rows `query` selects for `keys` (bound as `$1`, a `uuid[]`); `query` returns one JSON array, e.g.
+/// `SELECT coalesce(json_agg(t), '[]') FROM test_cases t WHERE test_case_id = ANY($1)` (`json_agg`: PostgreSQL
+/// writes `json` text directly, where `jsonb_agg` builds a `jsonb` value first and then prints it, at about
+/// 2.5 times the cost).
 pub(crate) async fn load<T: DeserializeOwned + Send + Unpin + 'static>(
     connection: &mut PgConnection,
     query: &str,
@@ -29,15 +32,6 @@ pub(crate) async fn load<T: DeserializeOwned + Send + Unpin + 'static>(
         .fetch_one(connection)
         .await?;
     Ok(rows)
-}
-
-/// Inserts `rows` into `table`; a row whose key is there already is an error, as with a plain `INSERT`.
-pub(crate) async fn insert<T: Serialize>(
-    connection: &mut PgConnection,
-    table: &'static str,
-    rows: &[T],
-) -> Result<(), sqlx::Error> {
-    write(connection, table, OnConflict::Fail, rows).await
 }
 
 /// Inserts the `rows` whose `key` columns match no row of `table`, and leaves the others as they are.
@@ -62,7 +56,6 @@ pub(crate) async fn upsert<T: Serialize>(
 }
 
 enum OnConflict<'k> {
-    Fail,
     Keep(&'k [&'static str]),
     Replace(&'k [&'static str]),
 }
@@ -84,7 +77,6 @@ async fn write<T: Serialize>(
     };
     let columns: Vec<&str> = fields.keys().map(String::as_str).collect();
     let conflict = match on_conflict {
-        OnConflict::Fail => String::new(),
         OnConflict::Keep(key) => format!(" ON CONFLICT ({}) DO NOTHING", key.join(", ")),
         OnConflict::Replace(key) => {
             let updates: Vec<String> = columns

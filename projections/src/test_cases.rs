@@ -26,6 +26,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+use crate::copy::BinaryRows;
 use crate::paging::PageCursor;
 use crate::projector::{Projection, StoredEvent, streams_of};
 use crate::rows;
@@ -136,7 +137,7 @@ struct OutcomeRecord {
 }
 
 /// A row of `test_case_executions`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 struct ExecutionRecord<'a> {
     test_case_id: Uuid,
     sequence: i64,
@@ -151,7 +152,7 @@ struct ExecutionRecord<'a> {
 }
 
 /// A row of `test_case_comments`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 struct CommentRecord<'a> {
     test_case_id: Uuid,
     sequence: i64,
@@ -229,7 +230,7 @@ impl<'a> Batch<'a> {
         let mut batch = Self::default();
         let cases: Vec<CaseRecord> = rows::load(
             connection,
-            "SELECT coalesce(jsonb_agg(c), '[]') FROM test_cases c WHERE test_case_id = ANY($1)",
+            "SELECT coalesce(json_agg(c), '[]') FROM test_cases c WHERE test_case_id = ANY($1)",
             &ids,
         )
         .await?;
@@ -240,7 +241,7 @@ impl<'a> Batch<'a> {
         let current: Vec<Uuid> = batch.cases.keys().copied().collect();
         let runs: Vec<RunRecord> = rows::load(
             connection,
-            "SELECT coalesce(jsonb_agg(r), '[]')
+            "SELECT coalesce(json_agg(r), '[]')
                FROM test_case_runs r JOIN test_cases c USING (test_case_id, run)
               WHERE c.test_case_id = ANY($1)",
             &current,
@@ -252,7 +253,7 @@ impl<'a> Batch<'a> {
             .collect();
         let outcomes: Vec<OutcomeRecord> = rows::load(
             connection,
-            "SELECT coalesce(jsonb_agg(o), '[]')
+            "SELECT coalesce(json_agg(o), '[]')
                FROM test_case_outcomes o JOIN test_cases c USING (test_case_id, run)
               WHERE c.test_case_id = ANY($1)",
             &current,
@@ -267,7 +268,7 @@ impl<'a> Batch<'a> {
         }
         let evidence: Vec<EvidenceRecord> = rows::load(
             connection,
-            "SELECT coalesce(jsonb_agg(e), '[]')
+            "SELECT coalesce(json_agg(e), '[]')
                FROM test_case_evidence e JOIN test_cases c USING (test_case_id, run)
               WHERE c.test_case_id = ANY($1)",
             &current,
@@ -326,8 +327,48 @@ impl<'a> Batch<'a> {
             &evidence,
         )
         .await?;
-        rows::insert(connection, "test_case_executions", &self.executions).await?;
-        rows::insert(connection, "test_case_comments", &self.comments).await
+        // Executions and comments only ever add rows: one binary COPY each, the cheapest way in.
+        let mut executions = BinaryRows::new(10);
+        for execution in &self.executions {
+            executions
+                .row()
+                .uuid(execution.test_case_id)
+                .bigint(execution.sequence)
+                .integer(execution.run)
+                .text(execution.command)
+                .text(execution.target)
+                .timestamptz(execution.started_at)
+                .timestamptz(execution.stopped_at)
+                .text(execution.output_excerpt)
+                .uuid(execution.recorded_by)
+                .timestamptz(execution.recorded_at);
+        }
+        executions
+            .copy_into(
+                connection,
+                "test_case_executions",
+                "test_case_id, sequence, run, command, target, started_at, stopped_at, output_excerpt, \
+                 recorded_by, recorded_at",
+            )
+            .await?;
+        let mut comments = BinaryRows::new(6);
+        for comment in &self.comments {
+            comments
+                .row()
+                .uuid(comment.test_case_id)
+                .bigint(comment.sequence)
+                .integer(comment.run)
+                .uuid(comment.author)
+                .text(comment.body)
+                .timestamptz(comment.at);
+        }
+        comments
+            .copy_into(
+                connection,
+                "test_case_comments",
+                "test_case_id, sequence, run, author, body, at",
+            )
+            .await
     }
 
     fn apply(
