@@ -14,6 +14,9 @@ export interface RunningServer {
   url: string;
   adminEmail: string;
   adminPassword: string;
+  /// Runs `aegis import <source> <paths…>` (paths inside the corpus) against the running server's database;
+  /// answers the seconds it took.
+  importCatalog: (source: string, corpusPaths: string[]) => number;
   stop: () => Promise<void>;
 }
 
@@ -74,7 +77,12 @@ async function startOn(aegis: string, cluster: Cluster | null): Promise<RunningS
   const environment = { ...process.env, DATABASE_URL: databaseUrl.toString(), AEGIS_DATA_DIR: dataDir, AEGIS_LOG_FORMAT: 'json' };
   execFileSync(aegis, ['migrate'], { env: environment, stdio: 'inherit' });
   const corpus = process.env.AEGIS_CORPUS ?? path.join(REPOSITORY, '../shared/corpus');
-  execFileSync(aegis, ['import', 'attack', path.join(corpus, 'mitre-attack/ics-attack.json')], { env: environment, stdio: ['ignore', 'ignore', 'inherit'] });
+  const importCatalog = (source: string, corpusPaths: string[]) => {
+    const started = performance.now();
+    execFileSync(aegis, ['import', source, ...corpusPaths.map((item) => path.join(corpus, item))], { env: environment, stdio: ['ignore', 'ignore', 'inherit'] });
+    return (performance.now() - started) / 1000;
+  };
+  importCatalog('attack', ['mitre-attack/ics-attack.json']);
 
   const port = await freePort();
   const adminPassword = 'e2e admin passphrase 2026';
@@ -91,6 +99,7 @@ async function startOn(aegis: string, cluster: Cluster | null): Promise<RunningS
     url,
     adminEmail: 'admin@aegis.local',
     adminPassword,
+    importCatalog,
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
