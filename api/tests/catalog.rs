@@ -359,7 +359,7 @@ async fn a_test_case_is_planned_from_an_imported_atomic_test(pool: PgPool) {
         &state,
         Some(&red_lead),
         &format!(
-            r#"{{ testCase(id: "{id}") {{ title technique procedure steps platforms targets techniqueKnown }} }}"#
+            r#"{{ testCase(id: "{id}") {{ title objective technique procedure steps platforms targets techniqueKnown }} }}"#
         ),
     )
     .await;
@@ -378,6 +378,23 @@ async fn a_test_case_is_planned_from_an_imported_atomic_test(pool: PgPool) {
         Value::Null,
         "no ATT&CK catalog here"
     );
+
+    // The catalog shows the plan the template gives, which is what the test case took: the web app copies it
+    // into a plan whose procedure a lead changes to this template.
+    let templates = graphql(
+        &state,
+        Some(&red_lead),
+        r#"{ templates(library: "atomic", filter: { search: "0be2230c" }) {
+             nodes { id templatePlan { procedureKind objective steps platforms } } } }"#,
+    )
+    .await;
+    let nodes = data(&templates)["templates"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    let template_plan = &nodes[0]["templatePlan"];
+    assert_eq!(template_plan["procedureKind"], "ATOMIC_TEST");
+    assert_eq!(template_plan["steps"], test_case["steps"]);
+    assert_eq!(template_plan["objective"], test_case["objective"]);
+    assert_eq!(template_plan["platforms"], test_case["platforms"]);
 
     let missing = graphql(
         &state,

@@ -554,3 +554,28 @@ test('the full Enterprise heatmap: the grid render figure', async () => {
   expect(enterpriseHeatmap.cells).toBeGreaterThan(200);
   expect(problems).toEqual([]);
 });
+
+/// Changing a planned test case's procedure to a catalog template takes the template's steps, as planning from it
+/// does (the Atomic tests of one technique are imported for it).
+test('a plan whose procedure changes to a catalog template takes its steps', async () => {
+  server.importCatalog('atomic', ['atomic-red-team/atomics/T1003.001']);
+  const { page } = await newPage();
+  await signIn(page, 'red.lead@e2e.test', NEW_PASSWORD);
+  await page.getByRole('link', { name: 'Test cases' }).click();
+  await page.getByRole('link', { name: 'Plan a test case' }).click();
+  await page.getByLabel('ATT&CK technique').fill('T1003.001');
+  await page.getByLabel(/^Title/).fill('LSASS memory dump');
+  await page.getByLabel('Steps').fill('Dump the LSASS memory with whatever is on the host.');
+  await page.getByRole('button', { name: 'Plan test case' }).click();
+  await reached(page, 'planned');
+  await page.getByRole('button', { name: 'Edit plan' }).click();
+  const editPlan = page.getByRole('form', { name: 'Edit plan' });
+  await editPlan.getByLabel('Search all templates (name, id or technique)').fill('ProcDump');
+  await editPlan.getByRole('button', { name: 'Use atomic template Dump LSASS.exe Memory using ProcDump' }).click({ timeout: 20_000 });
+  await expect.poll(() => editPlan.getByLabel('Steps').inputValue()).toContain('-accepteula -ma lsass.exe');
+  await screenshot(page, 'test-case-plan-from-template');
+  await editPlan.getByRole('button', { name: 'Save plan' }).click();
+  await page.getByText('ATOMIC_TEST:0be2230c-9ab3-4ac2-8826-3199b9a0ebf8', { exact: true }).waitFor({ timeout: 20_000 });
+  await page.getByText(/-accepteula -ma lsass\.exe/).waitFor({ timeout: 20_000 });
+  expect(problems).toEqual([]);
+});

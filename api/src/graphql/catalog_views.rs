@@ -114,6 +114,12 @@ impl CatalogItem {
     async fn details(&self) -> Json<&serde_json::Value> {
         Json(&self.entry.details)
     }
+    /// For a template (atomic, caldera, lolbas, gtfobins): the procedure kind, objective, steps and platforms a
+    /// test case planned from it takes (`planTestCaseFromTemplate`), so that changing a plan's procedure to it
+    /// can take them too; null for other kinds.
+    async fn template_plan(&self) -> Option<super::templates::TemplatePlan> {
+        super::templates::TemplatePlan::of(&self.entry)
+    }
     /// For a detection rule: whether we run it, and the last decision (null for other kinds and for rules
     /// nobody deployed yet).
     async fn deployment(

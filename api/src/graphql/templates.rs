@@ -1,9 +1,11 @@
 //! Planning a test case from a catalog template (an Atomic test, a CALDERA ability, a LOLBAS command, a GTFOBins
 //! example): the plan takes the template's name, description, technique, command and platforms, and keeps the
 //! template reference, so that re-tests of the same procedure trend together. The caller adds targets, tags and
-//! blindness, and may pick another technique when a template names several.
+//! blindness, and may pick another technique when a template names several. [`TemplatePlan`] shows what a
+//! template gives a plan, so that a client changing a planned test case's procedure to a template takes the
+//! same steps, objective and platforms.
 
-use async_graphql::{Context, InputObject, Object};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use domain::test_case::{TestCaseAction, TestCaseError};
 use projections::catalog::{self, CatalogEntry};
 use serde_json::Value;
@@ -112,6 +114,34 @@ fn technique(template: &CatalogEntry, requested: Option<String>) -> Result<Strin
         None => template.techniques.first().cloned().ok_or_else(|| {
             TestCaseError::InvalidTechnique("the template names no ATT&CK technique".to_owned())
         }),
+    }
+}
+
+/// What a test case planned from a template takes from it, exactly as `planTestCaseFromTemplate` plans it (the
+/// template's id is the procedure's reference, its name the default title). A lead who changes a plan's
+/// procedure to the template gets these as the plan's new steps, objective and platforms.
+#[derive(SimpleObject, Debug, PartialEq, Eq)]
+pub struct TemplatePlan {
+    procedure_kind: ProcedureKind,
+    objective: String,
+    /// The command(s) red runs; for a CALDERA ability, each executor's under a `# platform (executor)` line.
+    steps: String,
+    platforms: Vec<String>,
+}
+
+impl TemplatePlan {
+    /// None for a record that is not a template of a known library.
+    pub fn of(entry: &CatalogEntry) -> Option<Self> {
+        if entry.kind != "template" {
+            return None;
+        }
+        let procedure = Procedure::of(entry).ok()?;
+        Some(Self {
+            procedure_kind: procedure.kind,
+            objective: procedure.objective,
+            steps: procedure.steps,
+            platforms: procedure.platforms,
+        })
     }
 }
 

@@ -35,9 +35,14 @@ function procedureText(procedure: PlanInput['procedure']): string {
   return procedure.reference ? `${procedure.kind}:${procedure.reference}` : procedure.kind;
 }
 
+/// The fields a template's plan replaces, as they were written before (to be put back).
+interface WrittenPlan { objective: string; steps: string; platforms: string }
+
 /// Edits a plan before execution (leads; `allowedActions` says when); every field is the form's, sent whole.
 /// The procedure stays as planned unless the lead writes it by hand instead or picks another catalog
-/// template (`searchTemplates`); the steps stay as written either way.
+/// template (`searchTemplates`). A template also brings its steps, objective and platforms, as planning from it
+/// does (`templatePlan`), in place of what was written, which "Keep the planned procedure" puts back; writing
+/// by hand instead keeps the fields as they are, to be edited.
 export function PlanEditForm({ plan, busy, onSave, onCancel, searchTemplates }: {
   plan: ShownPlan;
   busy: boolean;
@@ -56,6 +61,8 @@ export function PlanEditForm({ plan, busy, onSave, onCancel, searchTemplates }: 
   const [targets, setTargets] = useState((plan.targets ?? []).join(', '));
   const [tags, setTags] = useState((plan.tags ?? []).join(', '));
   const [blind, setBlind] = useState(plan.blind);
+  // What was written before the first template replaced it, to put back with the planned procedure.
+  const [writtenBeforeTemplate, setWrittenBeforeTemplate] = useState<WrittenPlan | null>(null);
   if (!planned || !procedure) return <p className="text-sm text-slate-500">This plan's procedure ({plan.procedure}) is not one this page can keep, so it cannot be edited here.</p>;
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -70,6 +77,13 @@ export function PlanEditForm({ plan, busy, onSave, onCancel, searchTemplates }: 
     const kind = PROCEDURE_KIND_OF_LIBRARY[template.scope];
     if (!kind) return;
     setProcedure({ kind, reference: template.id });
+    if (template.plan) {
+      if (!writtenBeforeTemplate) setWrittenBeforeTemplate({ objective, steps, platforms });
+      // A template without a command or a description leaves those as written rather than blank.
+      if (template.plan.steps.trim()) setSteps(template.plan.steps);
+      if (template.plan.objective.trim()) setObjective(template.plan.objective);
+      if (template.plan.platforms.length > 0) setPlatforms(template.plan.platforms.join(', '));
+    }
     const own = template.techniques.some((item) => item.toUpperCase() === technique);
     if (!own && template.techniques.length > 0) {
       setTechnique(template.techniques[0]);
@@ -78,7 +92,18 @@ export function PlanEditForm({ plan, busy, onSave, onCancel, searchTemplates }: 
       setProcedureNote(template.name);
     }
   };
+  const keepPlanned = () => {
+    setProcedure(planned);
+    setProcedureNote(null);
+    if (writtenBeforeTemplate) {
+      setObjective(writtenBeforeTemplate.objective);
+      setSteps(writtenBeforeTemplate.steps);
+      setPlatforms(writtenBeforeTemplate.platforms);
+      setWrittenBeforeTemplate(null);
+    }
+  };
   const changed = procedureText(procedure) !== procedureText(planned);
+  const fromTemplate = procedure.kind !== 'MANUAL' && writtenBeforeTemplate !== null;
   return (
     <form className="mt-2 space-y-2 text-sm" aria-label="Edit plan" onSubmit={submit}>
       <div><label className="label" htmlFor="edit-title">Title</label><input id="edit-title" className="input w-full" required value={title} onChange={(e) => setTitle(e.target.value)} /></div>
@@ -91,10 +116,13 @@ export function PlanEditForm({ plan, busy, onSave, onCancel, searchTemplates }: 
       <label className="flex items-center gap-2"><input type="checkbox" checked={blind} onChange={(e) => setBlind(e.target.checked)} /> Blind test</label>
       <fieldset className="space-y-1 rounded border border-slate-200 p-2 dark:border-slate-700">
         <legend className="label px-1">Procedure</legend>
-        <p role="status" className="text-xs">{procedureText(procedure)} {changed ? `(was ${plan.procedure}; the steps stay as written)` : '(as planned)'}{procedureNote && changed ? `: ${procedureNote}` : ''}</p>
+        <p role="status" className="text-xs">
+          {procedureText(procedure)} {changed ? `(was ${plan.procedure})` : '(as planned)'}{procedureNote && changed ? `: ${procedureNote}` : ''}
+          {fromTemplate && ' The steps, objective and platforms above are the template’s now; edit them before saving, or keep the planned procedure to put back what was written.'}
+        </p>
         <div className="flex flex-wrap gap-2">
           {procedure.kind !== 'MANUAL' && <button type="button" className="btn" onClick={() => { setProcedure({ kind: 'MANUAL' }); setProcedureNote(null); }}>Write by hand instead</button>}
-          {changed && <button type="button" className="btn" onClick={() => { setProcedure(planned); setProcedureNote(null); }}>Keep the planned procedure</button>}
+          {(changed || writtenBeforeTemplate) && <button type="button" className="btn" onClick={keepPlanned}>Keep the planned procedure</button>}
         </div>
         {searchTemplates && <TemplatePicker idPrefix="edit-" search={searchTemplates} onPick={pickTemplate} />}
       </fieldset>

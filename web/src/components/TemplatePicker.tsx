@@ -10,6 +10,8 @@ export interface TemplateOption {
   id: string;
   name: string;
   techniques: readonly string[];
+  /// What a plan from the template takes (`templatePlan`, as `planTestCaseFromTemplate` plans it), when asked for.
+  plan?: { objective: string; steps: string; platforms: readonly string[] } | null;
 }
 
 /// The procedure kind a template of each library plans (`planTestCaseFromTemplate` does the same).
