@@ -338,7 +338,7 @@ test('the red → blue → approval scenario in a real browser', async () => {
   const layerStarted = admin.page.waitForEvent('download');
   await admin.page.getByRole('button', { name: 'Export Navigator layer' }).click();
   const layerFile = await layerStarted;
-  const layer = JSON.parse(readFileSync((await layerFile.path())!, 'utf8')) as { domain: string; techniques: { techniqueID: string; score?: number }[] };
+  const layer = JSON.parse(readFileSync((await layerFile.path())!, 'utf8')) as { name: string; domain: string; techniques: { techniqueID: string; score?: number }[] };
   expect(layer.domain).toBe('ics-attack');
   expect(layer.techniques.find((technique) => technique.techniqueID === TECHNIQUE)?.score).toBeGreaterThan(0);
   // Imported back as a saved view, it can be shown over the heatmap: its techniques are outlined.
@@ -354,6 +354,21 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await admin.page.locator(`[data-technique="${TECHNIQUE}"][data-in-layer="true"]`).first().waitFor({ timeout: 20_000 });
   await admin.page.getByTestId('layer-summary').waitFor();
   await screenshot(admin.page, 'heatmap-saved-layer');
+  // The admin renames the saved layer in place, then deletes it after the confirmation: the outlines go with it.
+  const renamed = 'ICS coverage after the drive-by test';
+  await admin.page.getByRole('button', { name: `Rename ${layer.name}`, exact: true }).click();
+  await admin.page.getByLabel(`New name for ${layer.name}`, { exact: true }).fill(renamed);
+  await admin.page.getByRole('button', { name: 'Save name' }).click();
+  const savedLayers = admin.page.getByRole('list', { name: 'Saved layers' });
+  await savedLayers.getByText(renamed, { exact: true }).waitFor({ timeout: 20_000 });
+  expect(await savedLayers.getByText(layer.name, { exact: true }).count()).toBe(0);
+  await admin.page.getByRole('button', { name: `Delete ${renamed}`, exact: true }).click();
+  await admin.page.getByRole('group', { name: `Confirm deleting ${renamed}` }).getByRole('button', { name: 'Delete for good' }).click();
+  // The panel closes once no layer is shown, so the list's end shows in the DOM rather than on screen.
+  await admin.page.getByText(/^No saved layers\./).waitFor({ state: 'attached', timeout: 20_000 });
+  expect(await admin.page.getByTestId('layer-summary').count()).toBe(0);
+  expect(await admin.page.locator('[data-in-layer="true"]').count()).toBe(0);
+
   // The audit log tells the story.
   await admin.page.getByRole('link', { name: 'Audit log' }).click();
   await admin.page.getByLabel('Aggregate type').selectOption('TestCase');
