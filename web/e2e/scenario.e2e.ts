@@ -364,8 +364,7 @@ test('the red → blue → approval scenario in a real browser', async () => {
   expect(await savedLayers.getByText(layer.name, { exact: true }).count()).toBe(0);
   await admin.page.getByRole('button', { name: `Delete ${renamed}`, exact: true }).click();
   await admin.page.getByRole('group', { name: `Confirm deleting ${renamed}` }).getByRole('button', { name: 'Delete for good' }).click();
-  // The panel closes once no layer is shown, so the list's end shows in the DOM rather than on screen.
-  await admin.page.getByText(/^No saved layers\./).waitFor({ state: 'attached', timeout: 20_000 });
+  await admin.page.getByText(/^No saved layers\./).waitFor({ timeout: 20_000 });
   expect(await admin.page.getByTestId('layer-summary').count()).toBe(0);
   expect(await admin.page.locator('[data-in-layer="true"]').count()).toBe(0);
 

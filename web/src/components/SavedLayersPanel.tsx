@@ -38,8 +38,11 @@ export function SavedLayersPanel({ domain, shownId, onShow }: {
   const settle = useSettle(useCallback(() => refetch({ requestPolicy: 'network-only' }), [refetch]));
   const [, rename] = useMutation(RenameSavedLayerDocument);
   const [, remove] = useMutation(DeleteSavedLayerDocument);
+  // Open when a layer is shown (from the URL too), and kept as the user leaves it: deleting the shown layer
+  // does not fold the list away.
+  const [open, setOpen] = useState(shownId !== null);
   return (
-    <details className="card mb-2 text-sm" open={shownId !== null || undefined}>
+    <details className="card mb-2 text-sm" open={open} onToggle={(event) => setOpen(event.currentTarget.open)}>
       <summary className="cursor-pointer font-semibold">Saved layers</summary>
       {fetching && !data && <Loading what="saved layers" />}
       <ErrorBox error={error} />
