@@ -7,15 +7,16 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Installs Debian packages non-interactively, running `apt-get update` once per script.
+# Installs Debian packages non-interactively, running `apt-get update` once per script. Everything apt and dpkg
+# print goes to stderr: the ensure-* scripts print only a path on stdout, which callers capture.
 apt_updated=
 apt_install() {
   echo "==> installing with apt-get: $*" >&2
   if [ -z "$apt_updated" ]; then
-    as_root apt-get update -qq
+    as_root apt-get update -qq >&2
     apt_updated=yes
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
 # True when something accepts TCP connections on 127.0.0.1:$1 (bash's /dev/tcp needs no client).

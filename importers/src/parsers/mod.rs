@@ -23,3 +23,35 @@ pub mod sysmon;
 
 // Shared by the four template parsers (atomic, caldera, lolbas, gtfobins).
 mod template_support;
+
+/// `parse` applied to every file, on every core, the results in the files' order: for sources whose files
+/// stand alone (a Sigma rule per file), so that an import of thousands of files is not bound to one core.
+fn each_file<T: Send>(
+    files: &[crate::record::SourceFile],
+    parse: impl Fn(&crate::record::SourceFile) -> T + Sync,
+) -> Vec<T> {
+    // Below this many files per thread, starting threads costs more than it saves (a fuzzer's single file).
+    const FILES_PER_THREAD: usize = 32;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(files.len() / FILES_PER_THREAD);
+    if threads <= 1 {
+        return files.iter().map(parse).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parse = &parse;
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<T>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}

@@ -71,9 +71,12 @@ pub fn parse(files: &[SourceFile]) -> Parsed {
     let mut parsed = Parsed::default();
     // Record keys must be unique across the whole import: the first file to use a rule id keeps it.
     let mut owner_of_id: HashMap<String, String> = HashMap::new();
-    for file in files {
+    let outcomes = super::each_file(files, |file| {
         let path = slash_path(&file.path);
         let outcome = parse_file(&path, &file.bytes);
+        (path, outcome)
+    });
+    for (file, (path, outcome)) in files.iter().zip(outcomes) {
         for error in outcome.errors {
             parsed.failures.push(FileFailure::new(&file.path, error));
         }
