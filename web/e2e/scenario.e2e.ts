@@ -64,6 +64,13 @@ async function signIn(page: Page, email: string, password: string) {
   }
 }
 
+/// The issue wants every page readable at 1280×800, the viewport of every page here: the page itself never scrolls
+/// sideways, and what is wider than the window (the ATT&CK matrix) scrolls inside its own area. How many pixels
+/// the document is wider than the window, 0 when it fits.
+async function sidewaysOverflow(page: Page): Promise<number> {
+  return page.evaluate(() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth));
+}
+
 async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
@@ -394,6 +401,7 @@ test('the red → blue → approval scenario in a real browser', async () => {
   await admin.page.getByRole('button', { name: 'Switch between dark and light theme' }).click();
   await admin.page.goto(heatmapUrl.replace(`&search=${TECHNIQUE}`, ''));
   await admin.page.locator(`[data-technique="${TECHNIQUE}"]`).first().waitFor();
+  expect(await sidewaysOverflow(admin.page), 'the whole ICS heatmap page scrolls sideways').toBe(0);
   await screenshot(admin.page, 'heatmap-dark');
   await admin.page.getByRole('link', { name: /Notifications/ }).click();
   await screenshot(admin.page, 'notifications');
@@ -421,6 +429,7 @@ test('every page renders for an admin', async () => {
     await page.getByText(ready).first().waitFor({ timeout: 20_000 });
     await page.waitForLoadState('networkidle');
     expect(await page.getByRole('alert').count(), `an error on ${link}`).toBe(0);
+    expect(await sidewaysOverflow(page), `the ${link} page is wider than the window`).toBe(0);
     if (accessibility) await checkAccessibility(screenshotName);
     await screenshot(page, screenshotName);
   };
@@ -562,7 +571,23 @@ test('the full Enterprise heatmap: the grid render figure', async () => {
   await signIn(page, server.adminEmail, server.adminPassword);
   const enterpriseHeatmap = { ...(await measureHeatmap(page, 'ENTERPRISE', 5)), importSeconds: round(importSeconds) };
   writeFigures({ enterpriseHeatmap });
+  // At 1280×800 the matrix (14 columns of at least 8.5rem) is wider than its area: the area scrolls, the page
+  // does not, and the header, filters and the drawer stay within the window.
+  const matrix = page.getByRole('region', { name: 'ATT&CK matrix' });
+  expect(await matrix.evaluate((element) => element.scrollWidth > element.clientWidth)).toBe(true);
+  expect(await sidewaysOverflow(page), 'the whole Enterprise heatmap page scrolls sideways').toBe(0);
+  for (const part of [page.getByRole('banner'), page.getByRole('form', { name: 'Heatmap filters' }), matrix]) {
+    const box = (await part.boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(1280);
+  }
   await screenshot(page, 'heatmap-enterprise');
+  await page.locator('[data-technique]').first().click();
+  const drawer = page.getByRole('dialog');
+  await drawer.getByRole('heading', { name: /^Score / }).waitFor({ timeout: 20_000 });
+  const drawerBox = (await drawer.boundingBox())!;
+  expect(drawerBox.x + drawerBox.width).toBeLessThanOrEqual(1280);
+  expect(await sidewaysOverflow(page), 'the Enterprise heatmap page with the drawer open scrolls sideways').toBe(0);
+  await screenshot(page, 'heatmap-enterprise-drawer');
   // Every tactic of the matrix has its column, and the techniques fill them (about 200, several in more than one).
   expect(await page.getByRole('region', { name: 'ATT&CK matrix' }).getByRole('group').count()).toBeGreaterThanOrEqual(14);
   expect(enterpriseHeatmap.cells).toBeGreaterThan(200);

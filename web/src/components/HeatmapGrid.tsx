@@ -109,8 +109,12 @@ export function HeatmapGrid({ columns, mode, overlay, overlayKind, selected, mar
     }
   }
 
+  // The region scrolls the matrix sideways within the page. It is `relative` so that it is the containing block
+  // of the cells' screen-reader text (`sr-only` is absolutely positioned): otherwise that text, placed where the
+  // far columns are, escapes the region's clipping and widens the whole page (issue 9: at 1280 px the page
+  // scrolled sideways, not the grid).
   return (
-    <div className="overflow-x-auto" role="region" aria-label="ATT&CK matrix" onKeyDown={moveFocus}>
+    <div className="relative overflow-x-auto" role="region" aria-label="ATT&CK matrix" onKeyDown={moveFocus}>
       <div className="grid gap-1" style={{ gridTemplateColumns: `repeat(${columns.length}, minmax(8.5rem, 1fr))` }}>
         {columns.map((column) => (
           <div key={column.tacticId} role="group" aria-label={column.tactic} className="min-w-0">
