@@ -5,6 +5,7 @@
 //! moments ([`change`]). Pure: the read side brings the facts and the time.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -34,8 +35,9 @@ pub struct ProcedureResult {
 /// What the read side knows about one technique at the moment of the heatmap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CellFacts {
-    /// One result per procedure (the newest validated by the moment of the heatmap).
-    pub results: Vec<ProcedureResult>,
+    /// One result per procedure (the newest validated by the moment of the heatmap). Shared: a heatmap scored
+    /// again at another time (its inputs kept) hands them to its cells without copying them.
+    pub results: Arc<[ProcedureResult]>,
     pub deployed_rules: u32,
     pub telemetry_visibility: Visibility,
     /// Percent of tracked threat actors using the technique; `None` when no actors are tracked.
@@ -46,7 +48,7 @@ pub struct CellFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
     pub technique: String,
-    pub results: Vec<ProcedureResult>,
+    pub results: Arc<[ProcedureResult]>,
     /// Procedures per outcome, every outcome present (zeros included), worst first.
     pub tests_by_outcome: BTreeMap<ScoredOutcome, u32>,
     pub best: Option<ScoredOutcome>,
@@ -68,16 +70,21 @@ pub struct Cell {
 
 /// The cell of `technique` with `facts`, scored under `policy` as of `at`.
 pub fn cell(technique: &str, facts: CellFacts, policy: &PolicySettings, at: DateTime<Utc>) -> Cell {
-    let results: Vec<ProcedureResult> = facts
-        .results
-        .into_iter()
-        .filter(|result| result.validated_at <= at)
-        .collect();
+    let results = if facts.results.iter().all(|result| result.validated_at <= at) {
+        facts.results
+    } else {
+        facts
+            .results
+            .iter()
+            .filter(|result| result.validated_at <= at)
+            .cloned()
+            .collect()
+    };
     let mut tests_by_outcome: BTreeMap<ScoredOutcome, u32> = ScoredOutcome::ALL
         .iter()
         .map(|outcome| (*outcome, 0))
         .collect();
-    for result in &results {
+    for result in results.iter() {
         *tests_by_outcome.entry(result.outcome).or_default() += 1;
     }
     let last_validated_at = results.iter().map(|result| result.validated_at).max();

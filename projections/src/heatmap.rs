@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use domain::coverage::{Cell, CellFacts, cell, roll_up, visibility_from_event_types};
+use domain::coverage::{
+    Cell, CellFacts, ProcedureResult, cell, roll_up, visibility_from_event_types,
+};
 use domain::scoring::PolicySettings;
 use futures::TryFutureExt;
 use sqlx::PgPool;
@@ -356,7 +358,7 @@ fn facts(
         .iter()
         .filter_map(|entry| Some((entry.id.as_str(), entry.replaced_by.as_deref()?)))
         .collect();
-    let mut facts: HashMap<String, CellFacts> = HashMap::new();
+    let mut results_by_technique: HashMap<String, Vec<ProcedureResult>> = HashMap::new();
     for ResultRow {
         technique, result, ..
     } in results
@@ -364,8 +366,21 @@ fn facts(
         let technique = replacements
             .get(technique.as_str())
             .map_or(technique.clone(), |replacement| (*replacement).to_owned());
-        facts.entry(technique).or_default().results.push(result);
+        results_by_technique
+            .entry(technique)
+            .or_default()
+            .push(result);
     }
+    let mut facts: HashMap<String, CellFacts> = results_by_technique
+        .into_iter()
+        .map(|(technique, results)| {
+            let facts = CellFacts {
+                results: results.into(),
+                ..CellFacts::default()
+            };
+            (technique, facts)
+        })
+        .collect();
     for (technique, rules) in rule_counts {
         facts.entry(technique).or_default().deployed_rules = rules;
     }

@@ -36,7 +36,8 @@ fn a_cell_counts_outcomes_and_scores_like_the_policy_formula() {
                 ScoredOutcome::NotDetected,
                 "2026-01-02T00:00:00Z",
             ),
-        ],
+        ]
+        .into(),
         ..CellFacts::default()
     };
     let policy = policy(None, Aggregation::Average);
@@ -60,7 +61,8 @@ fn results_after_the_moment_do_not_count() {
             "atomic:a",
             ScoredOutcome::Blocked,
             "2026-02-01T00:00:00Z",
-        )],
+        )]
+        .into(),
         ..CellFacts::default()
     };
     let cell = cell(
@@ -81,7 +83,8 @@ fn a_cell_goes_stale_after_the_freshness_window() {
             "atomic:a",
             ScoredOutcome::Alerted,
             "2026-01-01T00:00:00Z",
-        )],
+        )]
+        .into(),
         ..CellFacts::default()
     };
     let thirty_days = policy(Some(30), Aggregation::Average);
@@ -111,7 +114,7 @@ fn a_cell_goes_stale_after_the_freshness_window() {
 #[test]
 fn sub_techniques_roll_up_by_the_policy_function() {
     let scored = |outcome| CellFacts {
-        results: vec![result("p", outcome, "2026-01-01T00:00:00Z")],
+        results: vec![result("p", outcome, "2026-01-01T00:00:00Z")].into(),
         ..CellFacts::default()
     };
     let now = at("2026-01-02T00:00:00Z");
