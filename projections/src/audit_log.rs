@@ -47,7 +47,27 @@ impl Projection for AuditLog {
     ) -> Result<(), sqlx::Error> {
         let mut emails = UserEmails::load(&mut *connection, events).await?;
         // One COPY per batch: a rebuild writes a row per event, and COPY is the cheapest way in.
-        let mut rows = BinaryRows::new(16);
+        let mut rows = BinaryRows::new(
+            "audit_log",
+            &[
+                "global_seq",
+                "recorded_at",
+                "occurred_at",
+                "aggregate_type",
+                "aggregate_id",
+                "sequence",
+                "event_type",
+                "event_version",
+                "actor_id",
+                "actor_roles",
+                "correlation_id",
+                "idempotency_key",
+                "actor_label",
+                "summary",
+                "hash",
+                "prev_hash",
+            ],
+        );
         for event in events {
             let actor_label = event
                 .actor_id()
@@ -79,14 +99,7 @@ impl Projection for AuditLog {
             emails.follow(event);
         }
         emails.store(&mut *connection).await?;
-        rows.copy_into(
-            connection,
-            "audit_log",
-            "global_seq, recorded_at, occurred_at, aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, actor_id, actor_roles, correlation_id, idempotency_key, actor_label, summary, hash, \
-             prev_hash",
-        )
-        .await
+        rows.copy_into(connection).await
     }
 }
 

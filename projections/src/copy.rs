@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// Rows in PostgreSQL's binary `COPY` format, written column by column in the table's order given to
-/// [`BinaryRows::copy_into`]; each value's type must be the column's own (no conversion happens).
+/// Rows for `table`, in PostgreSQL's binary `COPY` format, written value by value in the order of `columns`;
+/// each value's type must be the column's own (no conversion happens).
 pub(crate) struct BinaryRows {
+    table: &'static str,
+    columns: &'static [&'static str],
     buffer: Vec<u8>,
-    columns: i16,
     rows: usize,
 }
 
@@ -18,22 +19,24 @@ pub(crate) struct BinaryRows {
 const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 impl BinaryRows {
-    pub(crate) fn new(columns: i16) -> Self {
+    pub(crate) fn new(table: &'static str, columns: &'static [&'static str]) -> Self {
         let mut buffer = Vec::with_capacity(64 * 1024);
         // Signature, flags (no OIDs), header extension length.
         buffer.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
         buffer.extend_from_slice(&0_i32.to_be_bytes());
         buffer.extend_from_slice(&0_i32.to_be_bytes());
         Self {
-            buffer,
+            table,
             columns,
+            buffer,
             rows: 0,
         }
     }
 
-    /// Starts a row; exactly `columns` values must follow.
+    /// Starts a row; a value for each column must follow.
     pub(crate) fn row(&mut self) -> &mut Self {
-        self.buffer.extend_from_slice(&self.columns.to_be_bytes());
+        let columns = i16::try_from(self.columns.len()).expect("a table has under 1,600 columns");
+        self.buffer.extend_from_slice(&columns.to_be_bytes());
         self.rows += 1;
         self
     }
@@ -83,12 +86,10 @@ impl BinaryRows {
         self
     }
 
-    /// Appends the rows to `table`'s `columns` (in the order the values were written); nothing without rows.
+    /// Appends the rows to the table; nothing without rows.
     pub(crate) async fn copy_into(
         mut self,
         connection: &mut PgConnection,
-        table: &str,
-        columns: &str,
     ) -> Result<(), sqlx::Error> {
         if self.rows == 0 {
             return Ok(());
@@ -96,7 +97,9 @@ impl BinaryRows {
         self.buffer.extend_from_slice(&(-1_i16).to_be_bytes());
         let mut copy = connection
             .copy_in_raw(&format!(
-                "COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+                "COPY {} ({}) FROM STDIN (FORMAT binary)",
+                self.table,
+                self.columns.join(", ")
             ))
             .await?;
         if let Err(error) = copy.send(self.buffer).await {

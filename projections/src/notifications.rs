@@ -148,7 +148,21 @@ async fn append(
     connection: &mut PgConnection,
     notifications: &[NotificationRecord],
 ) -> Result<(), sqlx::Error> {
-    let mut rows = BinaryRows::new(10);
+    let mut rows = BinaryRows::new(
+        "notifications",
+        &[
+            "notification_id",
+            "recipient",
+            "kind",
+            "subject_kind",
+            "subject_id",
+            "subject_title",
+            "message",
+            "actor_id",
+            "created_at",
+            "global_seq",
+        ],
+    );
     for notification in notifications {
         rows.row()
             .uuid(notification.notification_id)
@@ -162,13 +176,7 @@ async fn append(
             .timestamptz(notification.created_at)
             .bigint(notification.global_seq);
     }
-    rows.copy_into(
-        connection,
-        "notifications",
-        "notification_id, recipient, kind, subject_kind, subject_id, subject_title, message, actor_id, \
-         created_at, global_seq",
-    )
-    .await
+    rows.copy_into(connection).await
 }
 
 /// What one batch remembers of its test cases and the notifications it writes.

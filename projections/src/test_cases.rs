@@ -328,7 +328,21 @@ impl<'a> Batch<'a> {
         )
         .await?;
         // Executions and comments only ever add rows: one binary COPY each, the cheapest way in.
-        let mut executions = BinaryRows::new(10);
+        let mut executions = BinaryRows::new(
+            "test_case_executions",
+            &[
+                "test_case_id",
+                "sequence",
+                "run",
+                "command",
+                "target",
+                "started_at",
+                "stopped_at",
+                "output_excerpt",
+                "recorded_by",
+                "recorded_at",
+            ],
+        );
         for execution in &self.executions {
             executions
                 .row()
@@ -343,15 +357,11 @@ impl<'a> Batch<'a> {
                 .uuid(execution.recorded_by)
                 .timestamptz(execution.recorded_at);
         }
-        executions
-            .copy_into(
-                connection,
-                "test_case_executions",
-                "test_case_id, sequence, run, command, target, started_at, stopped_at, output_excerpt, \
-                 recorded_by, recorded_at",
-            )
-            .await?;
-        let mut comments = BinaryRows::new(6);
+        executions.copy_into(connection).await?;
+        let mut comments = BinaryRows::new(
+            "test_case_comments",
+            &["test_case_id", "sequence", "run", "author", "body", "at"],
+        );
         for comment in &self.comments {
             comments
                 .row()
@@ -362,13 +372,7 @@ impl<'a> Batch<'a> {
                 .text(comment.body)
                 .timestamptz(comment.at);
         }
-        comments
-            .copy_into(
-                connection,
-                "test_case_comments",
-                "test_case_id, sequence, run, author, body, at",
-            )
-            .await
+        comments.copy_into(connection).await
     }
 
     fn apply(
