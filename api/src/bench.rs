@@ -205,13 +205,8 @@ pub async fn run(
         // The command line runs it without a database: it starts clusters of its own.
         BenchCommand::Replicas { clients, seconds } => replicas(clients, seconds).await,
     };
-    if reused.is_some() || std::env::var_os("AEGIS_BENCH_KEEP_DATABASE").is_some() {
-        eprintln!(
-            "AEGIS_BENCH_KEEP_DATABASE is set: the scratch database {} is kept",
-            scratch.name
-        );
-    } else {
-        scratch.drop_database().await?;
+    if reused.is_none() {
+        scratch.finish().await?;
     }
     result
 }
@@ -283,6 +278,18 @@ impl ScratchDatabase {
             name: name.to_owned(),
             pool,
         })
+    }
+
+    /// Drops the database, unless `AEGIS_BENCH_KEEP_DATABASE` asks to keep it for measuring again.
+    async fn finish(self) -> anyhow::Result<()> {
+        if std::env::var_os("AEGIS_BENCH_KEEP_DATABASE").is_some() {
+            eprintln!(
+                "AEGIS_BENCH_KEEP_DATABASE is set: the scratch database {} is kept",
+                self.name
+            );
+            return Ok(());
+        }
+        self.drop_database().await
     }
 
     async fn drop_database(self) -> anyhow::Result<()> {

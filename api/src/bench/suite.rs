@@ -136,14 +136,7 @@ pub async fn run(
             .run(&scratch, &aegis, &corpus, s3.clone(), size)
             .await
             .with_context(|| format!("bench {name}"));
-        if std::env::var_os("AEGIS_BENCH_KEEP_DATABASE").is_some() {
-            eprintln!(
-                "AEGIS_BENCH_KEEP_DATABASE is set: the scratch database {} is kept",
-                scratch.name
-            );
-        } else {
-            scratch.drop_database().await?;
-        }
+        scratch.finish().await?;
         figures.extend(measured?);
     }
     figures.push(web_bundle(Path::new(WEB_DIST))?);
