@@ -1,6 +1,7 @@
 //! The heatmap's cells, computed: from what the read side gathered about one technique at one moment — the
 //! latest validated result of each procedure, the deployed rules, telemetry, threat-actor prevalence — and a
-//! scoring policy, each cell's counts, best and worst outcome, score and staleness ([`cell`]); a technique's
+//! scoring policy, each cell's counts, best and worst outcome, score and staleness ([`cell`], or [`Prepared`] to
+//! score the same facts at many moments in time that does not grow with their results); a technique's
 //! sub-techniques folded into it by the policy's function ([`roll_up`]); and how a cell changed between two
 //! moments ([`change`]). Pure: the read side brings the facts and the time.
 
@@ -12,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::scoring::{
-    PolicySettings, Score, ScoreBreakdown, ScoredOutcome, TechniqueFacts, ValidatedOutcome,
-    Visibility, aggregate, explain,
+    OutcomeTally, PolicySettings, Score, ScoreBreakdown, ScoredOutcome, TechniqueContext,
+    TechniqueFacts, ValidatedOutcome, Visibility, aggregate, explain, score_tallied,
 };
 
 /// How long a validation keeps a cell fresh when the policy has no half-life: half a year, the usual
@@ -38,10 +39,7 @@ pub struct CellFacts {
     /// One result per procedure (the newest validated by the moment of the heatmap). Shared: a heatmap scored
     /// again at another time (its inputs kept) hands them to its cells without copying them.
     pub results: Arc<[ProcedureResult]>,
-    pub deployed_rules: u32,
-    pub telemetry_visibility: Visibility,
-    /// Percent of tracked threat actors using the technique; `None` when no actors are tracked.
-    pub actor_prevalence: Option<u8>,
+    pub context: TechniqueContext,
 }
 
 /// One technique's cell.
@@ -64,8 +62,21 @@ pub struct Cell {
     pub score: Option<Score>,
     /// No validation within the freshness window (a never-tested technique is not stale: it is untested).
     pub stale: bool,
-    /// How the own score was made, for "explain this cell".
-    pub breakdown: Option<ScoreBreakdown>,
+}
+
+impl Cell {
+    /// How the own score was made under `policy` at `at` (the cell's), for "explain this cell".
+    pub fn breakdown(&self, policy: &PolicySettings, at: DateTime<Utc>) -> Option<ScoreBreakdown> {
+        let facts = TechniqueFacts {
+            outcomes: validated_outcomes(&self.results),
+            context: TechniqueContext {
+                deployed_rules: self.deployed_rules,
+                telemetry_visibility: self.telemetry_visibility,
+                actor_prevalence: self.actor_prevalence,
+            },
+        };
+        explain(&facts, policy, at)
+    }
 }
 
 /// The cell of `technique` with `facts`, scored under `policy` as of `at`.
@@ -80,46 +91,99 @@ pub fn cell(technique: &str, facts: CellFacts, policy: &PolicySettings, at: Date
             .cloned()
             .collect()
     };
-    let mut tests_by_outcome: BTreeMap<ScoredOutcome, u32> = ScoredOutcome::ALL
-        .iter()
-        .map(|outcome| (*outcome, 0))
-        .collect();
-    for result in results.iter() {
-        *tests_by_outcome.entry(result.outcome).or_default() += 1;
-    }
-    let last_validated_at = results.iter().map(|result| result.validated_at).max();
-    let breakdown = explain(
-        &TechniqueFacts {
-            outcomes: results
-                .iter()
-                .map(|result| ValidatedOutcome {
-                    outcome: result.outcome,
-                    validated_at: result.validated_at,
-                })
-                .collect(),
-            deployed_rules: facts.deployed_rules,
-            telemetry_visibility: facts.telemetry_visibility,
-            actor_prevalence: facts.actor_prevalence,
+    Prepared::new(
+        CellFacts {
+            results,
+            context: facts.context,
         },
         policy,
-        at,
-    );
-    let own_score = breakdown.as_ref().map(|breakdown| breakdown.score);
-    Cell {
-        technique: technique.to_owned(),
-        best: results.iter().map(|result| result.outcome).max(),
-        worst: results.iter().map(|result| result.outcome).min(),
-        stale: last_validated_at.is_some_and(|last| last < at - freshness(policy)),
-        results,
-        tests_by_outcome,
-        deployed_rules: facts.deployed_rules,
-        telemetry_visibility: facts.telemetry_visibility,
-        actor_prevalence: facts.actor_prevalence,
-        last_validated_at,
-        own_score,
-        score: own_score,
-        breakdown,
+    )
+    .cell(technique, policy, at)
+}
+
+/// A technique's facts with what does not depend on the moment worked out once: the outcome counts, best,
+/// worst and newest results, and the outcomes tallied for scoring. A heatmap whose inputs are kept between
+/// requests scores each of them again at every request; prepared, that costs the same for ten results as
+/// for a million.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    facts: CellFacts,
+    tests_by_outcome: BTreeMap<ScoredOutcome, u32>,
+    best: Option<ScoredOutcome>,
+    worst: Option<ScoredOutcome>,
+    /// With the half-life of the policy prepared for; `None` when there are no results.
+    tally: Option<OutcomeTally>,
+}
+
+impl Prepared {
+    /// `facts` prepared to be scored under `policy`. Another policy with the same half-life is as quick; one with
+    /// another half-life scores the results from scratch.
+    pub fn new(facts: CellFacts, policy: &PolicySettings) -> Self {
+        let mut tests_by_outcome: BTreeMap<ScoredOutcome, u32> = ScoredOutcome::ALL
+            .iter()
+            .map(|outcome| (*outcome, 0))
+            .collect();
+        for result in facts.results.iter() {
+            *tests_by_outcome.entry(result.outcome).or_default() += 1;
+        }
+        let outcomes = || facts.results.iter().map(|result| result.outcome);
+        Self {
+            tests_by_outcome,
+            best: outcomes().max(),
+            worst: outcomes().min(),
+            tally: OutcomeTally::new(&validated_outcomes(&facts.results), policy.half_life_days()),
+            facts,
+        }
     }
+
+    /// The cell of `technique`, scored under `policy` as of `at`: the same as [`cell`] with the facts.
+    pub fn cell(&self, technique: &str, policy: &PolicySettings, at: DateTime<Utc>) -> Cell {
+        let Some(tally) = &self.tally else {
+            return self.untested_cell(technique);
+        };
+        if tally.newest() > at || tally.half_life_days() != policy.half_life_days() {
+            // Not what it was prepared for: some results come after the moment, or they decay otherwise.
+            return cell(technique, self.facts.clone(), policy, at);
+        }
+        let own_score = Some(score_tallied(tally, &self.facts.context, policy, at));
+        Cell {
+            best: self.best,
+            worst: self.worst,
+            last_validated_at: Some(tally.newest()),
+            stale: tally.newest() < at - freshness(policy),
+            own_score,
+            score: own_score,
+            ..self.untested_cell(technique)
+        }
+    }
+
+    fn untested_cell(&self, technique: &str) -> Cell {
+        let context = &self.facts.context;
+        Cell {
+            technique: technique.to_owned(),
+            results: Arc::clone(&self.facts.results),
+            tests_by_outcome: self.tests_by_outcome.clone(),
+            best: None,
+            worst: None,
+            deployed_rules: context.deployed_rules,
+            telemetry_visibility: context.telemetry_visibility,
+            actor_prevalence: context.actor_prevalence,
+            last_validated_at: None,
+            own_score: None,
+            score: None,
+            stale: false,
+        }
+    }
+}
+
+fn validated_outcomes(results: &[ProcedureResult]) -> Vec<ValidatedOutcome> {
+    results
+        .iter()
+        .map(|result| ValidatedOutcome {
+            outcome: result.outcome,
+            validated_at: result.validated_at,
+        })
+        .collect()
 }
 
 /// How long a validation keeps a cell fresh under `policy`: its half-life, else [`DEFAULT_FRESHNESS_DAYS`].

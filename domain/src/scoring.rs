@@ -12,12 +12,13 @@
 //!
 //! # The score
 //! See [`explain`] for the formula. It is integer arithmetic in hundredths of a point ([`Points`]) except
-//! for the decay factor, which is rounded to parts per million before it is used; the result is an integer
-//! [`Score`]. Never tested means no score (`None`), not zero.
+//! for the decay factors, which are rounded to fixed point before they are used; the result is an integer
+//! [`Score`]. Never tested means no score (`None`), not zero. The outcomes are folded into an [`OutcomeTally`]
+//! first, so a heatmap scored again at a later moment costs the same however many results it holds.
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
@@ -36,8 +37,11 @@ const HALF_LIFE_MAX_DAYS: u16 = 3650;
 pub const RULES_FOR_FULL_CREDIT: u32 = 3;
 /// A score of 100, in hundredths of a point.
 const FULL_SCORE: u32 = 10_000;
-/// The unit of decay factors: parts per million.
+/// The unit of the decay factors a breakdown shows: parts per million.
 const PPM: u64 = 1_000_000;
+/// One, in the fixed point an [`OutcomeTally`] counts in (steps of 2^-32): fine enough that no score depends
+/// on its rounding, coarse enough that a tally of up to 2^50 outcomes times a weight and a decay fits a u128.
+const TALLY_ONE: u64 = 1 << 32;
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
 /// A policy's label: trimmed, 1 to 100 characters, no control characters.
@@ -668,12 +672,77 @@ pub struct TechniqueFacts {
     /// The latest validated outcome of each test case (procedure) run against the technique. A retest
     /// replaces its test case's earlier result rather than adding to the list.
     pub outcomes: Vec<ValidatedOutcome>,
+    #[serde(flatten)]
+    pub context: TechniqueContext,
+}
+
+/// What a technique's score depends on besides its test outcomes. It describes the moment of scoring and
+/// does not decay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TechniqueContext {
     /// Detection rules deployed for the technique.
     pub deployed_rules: u32,
     pub telemetry_visibility: Visibility,
     /// The share (0 to 100 percent, higher counts as 100) of tracked threat actors known to use the
     /// technique; `None` when nobody tracks actors for it.
     pub actor_prevalence: Option<u8>,
+}
+
+/// Outcomes folded for scoring: how many there are and, per outcome, how much of them is retained at the
+/// newest one's validation. Their outcome points at any moment from then on cost the same however many
+/// outcomes there are (what is retained later is what was retained then, halved once more per half-life since),
+/// which keeps a heatmap scored again and again as cheap with a million results as with ten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutcomeTally {
+    count: u64,
+    newest: DateTime<Utc>,
+    half_life_days: Option<u16>,
+    /// Per outcome (indexed by [`ScoredOutcome`]), the sum of `0.5^((newest - validated at) / half-life)` over
+    /// its outcomes, in steps of [`TALLY_ONE`], each term rounded.
+    retained: [u128; ScoredOutcome::ALL.len()],
+}
+
+impl OutcomeTally {
+    /// The tally of `outcomes` decaying with `half_life_days`; `None` when there are none.
+    pub fn new(outcomes: &[ValidatedOutcome], half_life_days: Option<u16>) -> Option<Self> {
+        let newest = outcomes.iter().map(|outcome| outcome.validated_at).max()?;
+        let mut retained = [0; ScoredOutcome::ALL.len()];
+        for outcome in outcomes {
+            retained[outcome.outcome as usize] += u128::from(retained_fraction(
+                newest - outcome.validated_at,
+                half_life_days,
+                TALLY_ONE,
+            ));
+        }
+        Some(Self {
+            count: outcomes.len() as u64,
+            newest,
+            half_life_days,
+            retained,
+        })
+    }
+
+    /// When the newest outcome was validated: the tally scores moments from then on.
+    pub fn newest(&self) -> DateTime<Utc> {
+        self.newest
+    }
+
+    pub fn half_life_days(&self) -> Option<u16> {
+        self.half_life_days
+    }
+
+    /// The mean of the outcomes' weights under `weights`, each decayed to `at`, in hundredths of a point,
+    /// rounded down once at the end.
+    fn outcome_points(&self, weights: OutcomeWeights, at: DateTime<Utc>) -> u32 {
+        let weighted: u128 = ScoredOutcome::ALL
+            .iter()
+            .map(|&outcome| u128::from(weights.weight(outcome)) * self.retained[outcome as usize])
+            .sum();
+        let since_newest = retained_fraction(at - self.newest, self.half_life_days, TALLY_ONE);
+        let hundredths = weighted * 100 * u128::from(since_newest)
+            / (u128::from(self.count) * u128::from(TALLY_ONE) * u128::from(TALLY_ONE));
+        u32::try_from(hundredths).map_or(FULL_SCORE, |points| points.min(FULL_SCORE))
+    }
 }
 
 /// One outcome's part in a score.
@@ -695,7 +764,8 @@ pub struct OutcomeContribution {
 pub struct ScoreBreakdown {
     /// The outcomes that count: validated no later than the time of scoring, in the order given.
     pub outcomes: Vec<OutcomeContribution>,
-    /// The mean of the outcomes' points.
+    /// The mean of the outcomes' decayed weights ([`explain`]: not rounded term by term, so it may be a
+    /// hair above the mean of the outcomes' points).
     pub outcome_points: Points,
     /// The bonus for deployed detection rules.
     pub rule_points: Points,
@@ -714,7 +784,20 @@ pub struct ScoreBreakdown {
 /// The score of a technique with `facts` under `policy` as of `at`; `None` when it had not been tested by
 /// then. The same as [`explain`]`(..).score`.
 pub fn score(facts: &TechniqueFacts, policy: &PolicySettings, at: DateTime<Utc>) -> Option<Score> {
-    explain(facts, policy, at).map(|breakdown| breakdown.score)
+    let counted = counted_outcomes(facts, at);
+    let tally = OutcomeTally::new(&counted, policy.half_life_days)?;
+    Some(score_tallied(&tally, &facts.context, policy, at))
+}
+
+/// The score of a technique whose outcomes are `tally` (made with `policy`'s half-life, all validated by
+/// `at`) in `context`: [`score`] in time that does not grow with the outcomes.
+pub fn score_tallied(
+    tally: &OutcomeTally,
+    context: &TechniqueContext,
+    policy: &PolicySettings,
+    at: DateTime<Utc>,
+) -> Score {
+    terms(tally, context, policy, at).score
 }
 
 /// The score of a technique with `facts` under `policy` as of `at`, with every part of it; `None` when
@@ -724,7 +807,9 @@ pub fn score(facts: &TechniqueFacts, policy: &PolicySettings, at: DateTime<Utc>)
 /// 1. **Outcomes.** Each outcome validated by `at` is worth its weight, halved for every half-life that
 ///    passed since it was validated (`weight × 0.5^(age / half-life)`; no decay without a half-life). The
 ///    outcome points are the mean over the outcomes: every procedure tested against the technique counts
-///    equally, so one evasive procedure shows up even next to a blocked one.
+///    equally, so one evasive procedure shows up even next to a blocked one. The mean is kept in fixed
+///    point ([`OutcomeTally`]) and rounded down to a hundredth once; each outcome's points in the breakdown
+///    are rounded on their own, for reading.
 /// 2. **Bonuses.** Deployed rules add `rule weight × min(rules, 3) / 3`; telemetry adds
 ///    `telemetry weight × {none 0, low 1/3, medium 2/3, high 1}`. They do not decay: they describe now.
 /// 3. **Cap.** The subtotal is at most 100.
@@ -742,29 +827,42 @@ pub fn explain(
     policy: &PolicySettings,
     at: DateTime<Utc>,
 ) -> Option<ScoreBreakdown> {
-    let outcomes: Vec<OutcomeContribution> = facts
+    let counted = counted_outcomes(facts, at);
+    let tally = OutcomeTally::new(&counted, policy.half_life_days)?;
+    Some(ScoreBreakdown {
+        outcomes: counted
+            .iter()
+            .map(|validated| contribution(validated, policy, at))
+            .collect(),
+        ..terms(&tally, &facts.context, policy, at)
+    })
+}
+
+/// The outcomes of `facts` validated by `at`.
+fn counted_outcomes(facts: &TechniqueFacts, at: DateTime<Utc>) -> Vec<ValidatedOutcome> {
+    facts
         .outcomes
         .iter()
         .filter(|validated| validated.validated_at <= at)
-        .map(|validated| contribution(validated, policy, at))
-        .collect();
-    if outcomes.is_empty() {
-        return None;
-    }
-    let outcome_sum: u64 = outcomes
-        .iter()
-        .map(|contribution| u64::from(contribution.points.0))
-        .sum();
-    // A mean of values of at most FULL_SCORE is at most FULL_SCORE, so it fits in a u32.
-    let outcome_points = u32::try_from(outcome_sum / outcomes.len() as u64).unwrap_or(FULL_SCORE);
+        .copied()
+        .collect()
+}
 
-    let rewarded_rules = facts.deployed_rules.min(RULES_FOR_FULL_CREDIT);
+/// Every part of the score but the outcomes' own (which [`explain`] adds).
+fn terms(
+    tally: &OutcomeTally,
+    context: &TechniqueContext,
+    policy: &PolicySettings,
+    at: DateTime<Utc>,
+) -> ScoreBreakdown {
+    let outcome_points = tally.outcome_points(policy.outcome_weights, at);
+    let rewarded_rules = context.deployed_rules.min(RULES_FOR_FULL_CREDIT);
     let rule_points = u32::from(policy.rule_weight) * 100 * rewarded_rules / RULES_FOR_FULL_CREDIT;
     let telemetry_points =
-        u32::from(policy.telemetry_weight) * 100 * facts.telemetry_visibility.thirds() / 3;
+        u32::from(policy.telemetry_weight) * 100 * context.telemetry_visibility.thirds() / 3;
 
     let subtotal = (outcome_points + rule_points + telemetry_points).min(FULL_SCORE);
-    let prevalence = u32::from(facts.actor_prevalence.unwrap_or(0).min(100));
+    let prevalence = u32::from(context.actor_prevalence.unwrap_or(0).min(100));
     // Never more than the subtotal: the score stops at 0, and the breakdown shows what was taken off.
     let prevalence_penalty =
         ((FULL_SCORE - subtotal) * u32::from(policy.prevalence_weight) * prevalence / 10_000)
@@ -772,8 +870,8 @@ pub fn explain(
     let total = subtotal - prevalence_penalty;
     let rounded = u8::try_from((total + 50) / 100).unwrap_or(100);
 
-    Some(ScoreBreakdown {
-        outcomes,
+    ScoreBreakdown {
+        outcomes: Vec::new(),
         outcome_points: Points(outcome_points),
         rule_points: Points(rule_points),
         telemetry_points: Points(telemetry_points),
@@ -781,7 +879,7 @@ pub fn explain(
         prevalence_penalty: Points(prevalence_penalty),
         total: Points(total),
         score: Score::new(rounded).unwrap_or(Score::MAX),
-    })
+    }
 }
 
 /// What one outcome validated by `at` is worth at `at`.
@@ -791,34 +889,35 @@ fn contribution(
     at: DateTime<Utc>,
 ) -> OutcomeContribution {
     let weight = policy.outcome_weights.weight(validated.outcome);
-    let age_seconds = (at - validated.validated_at).num_seconds().max(0);
-    let retained_ppm = retained_ppm(age_seconds, policy.half_life_days);
-    let points = u64::from(weight) * 100 * u64::from(retained_ppm) / PPM;
+    let retained_ppm = retained_fraction(at - validated.validated_at, policy.half_life_days, PPM);
+    let points = u64::from(weight) * 100 * retained_ppm / PPM;
     OutcomeContribution {
         outcome: validated.outcome,
         validated_at: validated.validated_at,
         weight,
-        retained_ppm,
+        // At most PPM.
+        retained_ppm: u32::try_from(retained_ppm).unwrap_or(u32::MAX),
         // At most 100 × 100.
         points: Points(u32::try_from(points).unwrap_or(FULL_SCORE)),
     }
 }
 
-/// `0.5^(age / half-life)` in parts per million, rounded; 1 000 000 without a half-life.
-fn retained_ppm(age_seconds: i64, half_life_days: Option<u16>) -> u32 {
+/// `0.5^(age / half-life)` in units of `1 / one`, rounded; `one` without a half-life. Whole seconds of age
+/// count; a negative age counts as none.
+fn retained_fraction(age: TimeDelta, half_life_days: Option<u16>, one: u64) -> u64 {
     let Some(half_life_days) = half_life_days else {
-        return 1_000_000;
+        return one;
     };
-    let half_lives = age_seconds as f64 / (f64::from(half_life_days) * SECONDS_PER_DAY);
-    let retained = (-half_lives).exp2() * 1_000_000.0;
-    // In 0..=1e6 by construction; the clamp makes the conversion obviously lossless.
+    let half_lives = age.num_seconds().max(0) as f64 / (f64::from(half_life_days) * SECONDS_PER_DAY);
+    let retained = (-half_lives).exp2() * one as f64;
+    // In 0..=one by construction; the clamp makes the conversion obviously lossless.
     #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
-        reason = "rounded and clamped to 0..=1e6 first"
+        reason = "rounded and clamped to 0..=one first"
     )]
-    let ppm = retained.round().clamp(0.0, 1_000_000.0) as u32;
-    ppm
+    let fraction = retained.round().clamp(0.0, one as f64) as u64;
+    fraction
 }
 
 /// A technique's score from its sub-techniques' scores, `how` the policy says. `parent`, the technique's

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use domain::coverage::{
-    Cell, CellFacts, ProcedureResult, cell, roll_up, visibility_from_event_types,
+    Cell, CellFacts, Prepared, ProcedureResult, cell, roll_up, visibility_from_event_types,
 };
 use domain::scoring::PolicySettings;
 use futures::TryFutureExt;
@@ -138,8 +138,9 @@ struct Inputs {
     tactics: Vec<CatalogEntry>,
     /// With a threat actor: the techniques it uses.
     kept: Option<HashSet<String>>,
-    /// One fact sheet per technique, results re-attributed from revoked techniques to their replacements.
-    facts: HashMap<String, CellFacts>,
+    /// One fact sheet per technique, results re-attributed from revoked techniques to their replacements,
+    /// prepared for `policy`: kept inputs are scored again at every request.
+    facts: HashMap<String, Prepared>,
 }
 
 impl Inputs {
@@ -161,7 +162,10 @@ impl Inputs {
             coverage::telemetry_event_types(pool, query.as_of).map_err(HeatmapError::from),
             coverage::actor_usage(pool, &query.scope, query.as_of).map_err(HeatmapError::from),
         )?;
-        let facts = facts(&techniques, results, rule_counts, telemetry, usage);
+        let facts = facts(&techniques, results, rule_counts, telemetry, usage)
+            .into_iter()
+            .map(|(technique, facts)| (technique, Prepared::new(facts, &policy.settings)))
+            .collect();
         Ok(Self {
             policy,
             techniques,
@@ -185,12 +189,10 @@ impl Inputs {
             .iter()
             .filter(|entry| entry.status == "active")
         {
-            let cell = cell(
-                &entry.id,
-                self.facts.get(&entry.id).cloned().unwrap_or_default(),
-                &policy.settings,
-                query.at,
-            );
+            let cell = match self.facts.get(&entry.id) {
+                Some(prepared) => prepared.cell(&entry.id, &policy.settings, query.at),
+                None => cell(&entry.id, CellFacts::default(), &policy.settings, query.at),
+            };
             let technique_cell = TechniqueCell {
                 technique: entry.clone(),
                 cell,
@@ -382,17 +384,17 @@ fn facts(
         })
         .collect();
     for (technique, rules) in rule_counts {
-        facts.entry(technique).or_default().deployed_rules = rules;
+        facts.entry(technique).or_default().context.deployed_rules = rules;
     }
     for (technique, event_types) in telemetry {
-        facts.entry(technique).or_default().telemetry_visibility =
+        facts.entry(technique).or_default().context.telemetry_visibility =
             visibility_from_event_types(event_types);
     }
     // Without tracked groups, prevalence is unknown rather than zero.
     for entry in techniques {
         let users = using.get(&entry.id).copied().unwrap_or_default();
         if let Some(share) = (users * 100).checked_div(groups) {
-            facts.entry(entry.id.clone()).or_default().actor_prevalence =
+            facts.entry(entry.id.clone()).or_default().context.actor_prevalence =
                 Some(u8::try_from(share).unwrap_or(100));
         }
     }

@@ -12,7 +12,7 @@ use domain::coverage_snapshot::{CoverageSnapshotEvent, SnapshotKind};
 use domain::detection_rule::{DetectionRuleEvent, RuleChangeReason, RuleId, RuleRef, RuleSource};
 use domain::scoring::{
     ChangeReason, PolicyName, PolicySettings, PolicySettingsDraft, ScoredOutcome,
-    ScoringPolicyEvent, TechniqueFacts, ValidatedOutcome, Visibility,
+    ScoringPolicyEvent, TechniqueContext, TechniqueFacts, ValidatedOutcome, Visibility,
 };
 use domain::test_case::{
     DefenseOutcome, Outcome, Plan, Platform, ProcedureSource, Severity, Tag, Target, TechniqueId,
@@ -594,16 +594,21 @@ async fn the_explained_validations_recompute_the_cells_score(pool: PgPool) {
         }
         let facts = TechniqueFacts {
             outcomes: newest.into_values().collect(),
-            deployed_rules: cell.deployed_rules,
-            telemetry_visibility: cell.telemetry_visibility,
-            actor_prevalence: cell.actor_prevalence,
+            context: TechniqueContext {
+                deployed_rules: cell.deployed_rules,
+                telemetry_visibility: cell.telemetry_visibility,
+                actor_prevalence: cell.actor_prevalence,
+            },
         };
         assert_eq!(
             domain::scoring::score(&facts, &heatmap.policy.settings, at),
             cell.own_score,
             "{technique}"
         );
-        assert_eq!(cell.breakdown.as_ref().map(|b| b.score), cell.own_score);
+        assert_eq!(
+            cell.breakdown(&heatmap.policy.settings, at).map(|b| b.score),
+            cell.own_score
+        );
     }
 }
 

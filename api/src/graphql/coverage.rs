@@ -621,7 +621,11 @@ impl CoverageQuery {
         Ok(Some(CoverageExplanation {
             at: heatmap.at,
             policy: policy_in_force(&heatmap),
-            terms: technique.cell.breakdown.as_ref().map(ScoreTerms::from),
+            terms: technique
+                .cell
+                .breakdown(&heatmap.policy.settings, heatmap.at)
+                .as_ref()
+                .map(ScoreTerms::from),
             cell: CoverageCell::of(&technique),
             validations,
             rules,

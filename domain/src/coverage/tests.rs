@@ -49,7 +49,11 @@ fn a_cell_counts_outcomes_and_scores_like_the_policy_formula() {
     assert_eq!(cell.worst, Some(ScoredOutcome::NotDetected));
     // Blocked 100 and NotDetected 0 average to 50 under the default weights.
     assert_eq!(cell.score, Score::new(50));
-    assert_eq!(cell.own_score, cell.breakdown.as_ref().map(|b| b.score));
+    assert_eq!(
+        cell.own_score,
+        cell.breakdown(&policy, at("2026-01-03T00:00:00Z"))
+            .map(|b| b.score)
+    );
     assert_eq!(cell.last_validated_at, Some(at("2026-01-02T00:00:00Z")));
     assert!(!cell.stale);
 }
@@ -185,4 +189,84 @@ fn coverage_levels_split_at_the_covered_threshold() {
         CoverageLevel::of(Score::new(COVERED_FROM)),
         CoverageLevel::Covered
     );
+}
+
+mod prepared {
+    use chrono::TimeDelta;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::scoring::score;
+
+    fn start() -> DateTime<Utc> {
+        at("2026-01-01T00:00:00Z")
+    }
+
+    /// Up to 40 results over a year, in any order.
+    fn arbitrary_results() -> impl Strategy<Value = Vec<ProcedureResult>> {
+        prop::collection::vec(
+            (
+                prop::sample::select(ScoredOutcome::ALL.to_vec()),
+                0_i64..365 * 86_400,
+            ),
+            0..40,
+        )
+        .prop_map(|results| {
+            results
+                .into_iter()
+                .enumerate()
+                .map(|(index, (outcome, offset))| ProcedureResult {
+                    procedure: format!("test_case:{index}"),
+                    test_case_id: Uuid::from_u128(index as u128),
+                    run: 1,
+                    outcome,
+                    validated_at: start() + TimeDelta::seconds(offset),
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Facts prepared once, under one policy, and scored at any moment under any half-life give what scoring the
+        /// results validated by then from scratch gives.
+        #[test]
+        fn a_prepared_cell_is_scored_like_its_results_from_scratch(
+            results in arbitrary_results(),
+            prepared_half_life in prop::option::of(1_u16..=400),
+            half_life in prop::option::of(1_u16..=400),
+            deployed_rules in 0_u32..5,
+            moment in 0_i64..500 * 86_400,
+        ) {
+            let facts = CellFacts {
+                results: results.clone().into(),
+                context: TechniqueContext { deployed_rules, ..TechniqueContext::default() },
+            };
+            let prepared = Prepared::new(facts, &policy(prepared_half_life, Aggregation::Average));
+            let policy = policy(half_life, Aggregation::Average);
+            let moment = start() + TimeDelta::seconds(moment);
+            let cell = prepared.cell("T1003", &policy, moment);
+
+            let counted: Vec<&ProcedureResult> =
+                results.iter().filter(|result| result.validated_at <= moment).collect();
+            let from_scratch = TechniqueFacts {
+                outcomes: counted
+                    .iter()
+                    .map(|result| ValidatedOutcome { outcome: result.outcome, validated_at: result.validated_at })
+                    .collect(),
+                context: TechniqueContext { deployed_rules, ..TechniqueContext::default() },
+            };
+            prop_assert_eq!(cell.own_score, score(&from_scratch, &policy, moment));
+            prop_assert_eq!(cell.breakdown(&policy, moment).map(|breakdown| breakdown.score), cell.own_score);
+            prop_assert_eq!(cell.results.len(), counted.len());
+            prop_assert_eq!(
+                cell.tests_by_outcome.values().sum::<u32>() as usize,
+                counted.len()
+            );
+            prop_assert_eq!(cell.best, counted.iter().map(|result| result.outcome).max());
+            prop_assert_eq!(cell.worst, counted.iter().map(|result| result.outcome).min());
+            let newest = counted.iter().map(|result| result.validated_at).max();
+            prop_assert_eq!(cell.last_validated_at, newest);
+            prop_assert_eq!(cell.stale, newest.is_some_and(|newest| newest < moment - freshness(&policy)));
+        }
+    }
 }

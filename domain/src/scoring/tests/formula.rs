@@ -56,9 +56,12 @@ fn scores(values: &[u8]) -> Vec<Score> {
 fn a_technique_never_tested_has_no_score() {
     let defaults = PolicySettings::default();
     let untested = TechniqueFacts {
-        deployed_rules: 5,
-        telemetry_visibility: Visibility::High,
-        ..TechniqueFacts::default()
+        outcomes: Vec::new(),
+        context: TechniqueContext {
+            deployed_rules: 5,
+            telemetry_visibility: Visibility::High,
+            actor_prevalence: None,
+        },
     };
     assert_eq!(score(&untested, &defaults, now()), None);
     // Tested only after the time of scoring: not tested yet, as of then.
@@ -112,8 +115,11 @@ fn each_outcome_scores_its_default_weight_when_fresh() {
 fn rules_and_telemetry_add_bounded_bonuses() {
     let defaults = PolicySettings::default();
     let facts = |deployed_rules, telemetry_visibility| TechniqueFacts {
-        deployed_rules,
-        telemetry_visibility,
+        context: TechniqueContext {
+            deployed_rules,
+            telemetry_visibility,
+            actor_prevalence: None,
+        },
         ..tested(&[(ScoredOutcome::Logged, now())])
     };
     // 40 + 10 × 1/3 + 10 × 1/3 = 46.66, rounded to 47.
@@ -131,8 +137,11 @@ fn rules_and_telemetry_add_bounded_bonuses() {
 #[test]
 fn the_subtotal_is_capped_at_one_hundred() {
     let facts = TechniqueFacts {
-        deployed_rules: 3,
-        telemetry_visibility: Visibility::High,
+        context: TechniqueContext {
+            deployed_rules: 3,
+            telemetry_visibility: Visibility::High,
+            actor_prevalence: None,
+        },
         ..tested(&[(ScoredOutcome::Blocked, now())])
     };
     let breakdown = explain(&facts, &PolicySettings::default(), now()).unwrap();
@@ -198,7 +207,10 @@ fn prevalence_charges_the_gap_again() {
         draft.telemetry_weight = 0;
     });
     let used_by_all = |outcome| TechniqueFacts {
-        actor_prevalence: Some(100),
+        context: TechniqueContext {
+            actor_prevalence: Some(100),
+            ..TechniqueContext::default()
+        },
         ..tested(&[(outcome, now())])
     };
     // Gap 60 × 50 % × 100 % = 30 off 40.
@@ -228,7 +240,10 @@ fn prevalence_charges_the_gap_again() {
 fn prevalence_above_one_hundred_percent_counts_as_one_hundred() {
     let weighted = policy(|draft| draft.prevalence_weight = 100);
     let facts = |actor_prevalence| TechniqueFacts {
-        actor_prevalence: Some(actor_prevalence),
+        context: TechniqueContext {
+            actor_prevalence: Some(actor_prevalence),
+            ..TechniqueContext::default()
+        },
         ..tested(&[(ScoredOutcome::NotDetected, now())])
     };
     assert_eq!(score_of(&facts(255), &weighted), 0);
@@ -381,9 +396,11 @@ fn arbitrary_facts() -> impl Strategy<Value = TechniqueFacts> {
                     .into_iter()
                     .map(|(outcome, age)| validated(outcome, now() - TimeDelta::seconds(age)))
                     .collect(),
-                deployed_rules,
-                telemetry_visibility,
-                actor_prevalence,
+                context: TechniqueContext {
+                    deployed_rules,
+                    telemetry_visibility,
+                    actor_prevalence,
+                },
             },
         )
 }
@@ -440,8 +457,8 @@ proptest! {
         visibility in arbitrary_visibility(),
     ) {
         let mut more = facts.clone();
-        more.deployed_rules += more_rules;
-        more.telemetry_visibility = more.telemetry_visibility.max(visibility);
+        more.context.deployed_rules += more_rules;
+        more.context.telemetry_visibility = more.context.telemetry_visibility.max(visibility);
         prop_assert!(score(&more, &settings, now()) >= score(&facts, &settings, now()));
     }
 
@@ -454,8 +471,8 @@ proptest! {
     ) {
         let mut common = facts.clone();
         let mut rare = facts;
-        rare.actor_prevalence = Some(prevalence);
-        common.actor_prevalence = Some(prevalence.saturating_add(more));
+        rare.context.actor_prevalence = Some(prevalence);
+        common.context.actor_prevalence = Some(prevalence.saturating_add(more));
         prop_assert!(score(&common, &settings, now()) <= score(&rare, &settings, now()));
     }
 
