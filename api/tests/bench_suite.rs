@@ -49,7 +49,7 @@ fn rows(stdout: &str) -> Vec<Row> {
 }
 
 /// A row for every figure the issue names (the quick size's log has 10,000 and 20,000 events).
-const EXPECTED: [&str; 23] = [
+const EXPECTED: [&str; 24] = [
     "append, single-event commands through the command layer, 1 writers",
     "append, single-event commands through the command layer, 4 writers",
     "append, single-event commands through the command layer, 16 writers",
@@ -57,6 +57,7 @@ const EXPECTED: [&str; 23] = [
     "projector catch-up from zero",
     "live heatmap as the server answers, 10,000 events, p99",
     "live heatmap as the server answers, 20,000 events, p99",
+    "live heatmap as the server answers, p50 growth from 10,000 to 20,000 events",
     "live heatmap as the server answers, p99 growth from 10,000 to 20,000 events",
     "heatmap(asOf) at random moments",
     "explainCoverage of a tested technique through GraphQL",

@@ -145,7 +145,7 @@ impl Prepared {
             // Not what it was prepared for: some results come after the moment, or they decay otherwise.
             return cell(technique, self.facts.clone(), policy, at);
         }
-        let own_score = Some(score_tallied(tally, &self.facts.context, policy, at));
+        let own_score = Some(score_tallied(tally, self.facts.context, policy, at));
         Cell {
             best: self.best,
             worst: self.worst,

@@ -786,14 +786,14 @@ pub struct ScoreBreakdown {
 pub fn score(facts: &TechniqueFacts, policy: &PolicySettings, at: DateTime<Utc>) -> Option<Score> {
     let counted = counted_outcomes(facts, at);
     let tally = OutcomeTally::new(&counted, policy.half_life_days)?;
-    Some(score_tallied(&tally, &facts.context, policy, at))
+    Some(score_tallied(&tally, facts.context, policy, at))
 }
 
 /// The score of a technique whose outcomes are `tally` (made with `policy`'s half-life, all validated by
 /// `at`) in `context`: [`score`] in time that does not grow with the outcomes.
 pub fn score_tallied(
     tally: &OutcomeTally,
-    context: &TechniqueContext,
+    context: TechniqueContext,
     policy: &PolicySettings,
     at: DateTime<Utc>,
 ) -> Score {
@@ -834,7 +834,7 @@ pub fn explain(
             .iter()
             .map(|validated| contribution(validated, policy, at))
             .collect(),
-        ..terms(&tally, &facts.context, policy, at)
+        ..terms(&tally, facts.context, policy, at)
     })
 }
 
@@ -851,7 +851,7 @@ fn counted_outcomes(facts: &TechniqueFacts, at: DateTime<Utc>) -> Vec<ValidatedO
 /// Every part of the score but the outcomes' own (which [`explain`] adds).
 fn terms(
     tally: &OutcomeTally,
-    context: &TechniqueContext,
+    context: TechniqueContext,
     policy: &PolicySettings,
     at: DateTime<Utc>,
 ) -> ScoreBreakdown {
@@ -908,7 +908,8 @@ fn retained_fraction(age: TimeDelta, half_life_days: Option<u16>, one: u64) -> u
     let Some(half_life_days) = half_life_days else {
         return one;
     };
-    let half_lives = age.num_seconds().max(0) as f64 / (f64::from(half_life_days) * SECONDS_PER_DAY);
+    let half_lives =
+        age.num_seconds().max(0) as f64 / (f64::from(half_life_days) * SECONDS_PER_DAY);
     let retained = (-half_lives).exp2() * one as f64;
     // In 0..=one by construction; the clamp makes the conversion obviously lossless.
     #[expect(

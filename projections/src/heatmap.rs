@@ -387,15 +387,21 @@ fn facts(
         facts.entry(technique).or_default().context.deployed_rules = rules;
     }
     for (technique, event_types) in telemetry {
-        facts.entry(technique).or_default().context.telemetry_visibility =
-            visibility_from_event_types(event_types);
+        facts
+            .entry(technique)
+            .or_default()
+            .context
+            .telemetry_visibility = visibility_from_event_types(event_types);
     }
     // Without tracked groups, prevalence is unknown rather than zero.
     for entry in techniques {
         let users = using.get(&entry.id).copied().unwrap_or_default();
         if let Some(share) = (users * 100).checked_div(groups) {
-            facts.entry(entry.id.clone()).or_default().context.actor_prevalence =
-                Some(u8::try_from(share).unwrap_or(100));
+            facts
+                .entry(entry.id.clone())
+                .or_default()
+                .context
+                .actor_prevalence = Some(u8::try_from(share).unwrap_or(100));
         }
     }
     facts

@@ -606,7 +606,8 @@ async fn the_explained_validations_recompute_the_cells_score(pool: PgPool) {
             "{technique}"
         );
         assert_eq!(
-            cell.breakdown(&heatmap.policy.settings, at).map(|b| b.score),
+            cell.breakdown(&heatmap.policy.settings, at)
+                .map(|b| b.score),
             cell.own_score
         );
     }
