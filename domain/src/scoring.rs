@@ -39,8 +39,8 @@ pub const RULES_FOR_FULL_CREDIT: u32 = 3;
 const FULL_SCORE: u32 = 10_000;
 /// The unit of the decay factors a breakdown shows: parts per million.
 const PPM: u64 = 1_000_000;
-/// One, in the fixed point an [`OutcomeTally`] counts in (steps of 2^-32): fine enough that no score depends
-/// on its rounding, coarse enough that a tally of up to 2^50 outcomes times a weight and a decay fits a u128.
+/// One, in the fixed point an [`OutcomeTally`] counts in (steps of 2^-32): its rounding is a millionth of a
+/// hundredth of a point, and a tally of up to 2^50 outcomes times a weight and a decay still fits a u128.
 const TALLY_ONE: u64 = 1 << 32;
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
