@@ -101,16 +101,14 @@ pub fn cell(technique: &str, facts: CellFacts, policy: &PolicySettings, at: Date
     .cell(technique, policy, at)
 }
 
-/// A technique's facts with what does not depend on the moment worked out once: the outcome counts, best,
-/// worst and newest results, and the outcomes tallied for scoring. A heatmap whose inputs are kept between
+/// A technique's facts with what does not depend on the moment worked out once: the outcome counts and the
+/// outcomes tallied for scoring (which knows the newest). A heatmap whose inputs are kept between
 /// requests scores each of them again at every request; prepared, that costs the same for ten results as
 /// for a million.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     facts: CellFacts,
     tests_by_outcome: BTreeMap<ScoredOutcome, u32>,
-    best: Option<ScoredOutcome>,
-    worst: Option<ScoredOutcome>,
     /// With the half-life of the policy prepared for; `None` when there are no results.
     tally: Option<OutcomeTally>,
 }
@@ -126,11 +124,8 @@ impl Prepared {
         for result in facts.results.iter() {
             *tests_by_outcome.entry(result.outcome).or_default() += 1;
         }
-        let outcomes = || facts.results.iter().map(|result| result.outcome);
         Self {
             tests_by_outcome,
-            best: outcomes().max(),
-            worst: outcomes().min(),
             tally: OutcomeTally::new(&validated_outcomes(&facts.results), policy.half_life_days()),
             facts,
         }
@@ -146,9 +141,15 @@ impl Prepared {
             return cell(technique, self.facts.clone(), policy, at);
         }
         let own_score = Some(score_tallied(tally, self.facts.context, policy, at));
+        let tested = || {
+            self.tests_by_outcome
+                .iter()
+                .filter(|(_, count)| **count > 0)
+                .map(|(outcome, _)| *outcome)
+        };
         Cell {
-            best: self.best,
-            worst: self.worst,
+            best: tested().max(),
+            worst: tested().min(),
             last_validated_at: Some(tally.newest()),
             stale: tally.newest() < at - freshness(policy),
             own_score,

@@ -784,9 +784,7 @@ pub struct ScoreBreakdown {
 /// The score of a technique with `facts` under `policy` as of `at`; `None` when it had not been tested by
 /// then. The same as [`explain`]`(..).score`.
 pub fn score(facts: &TechniqueFacts, policy: &PolicySettings, at: DateTime<Utc>) -> Option<Score> {
-    let counted = counted_outcomes(facts, at);
-    let tally = OutcomeTally::new(&counted, policy.half_life_days)?;
-    Some(score_tallied(&tally, facts.context, policy, at))
+    explain(facts, policy, at).map(|breakdown| breakdown.score)
 }
 
 /// The score of a technique whose outcomes are `tally` (made with `policy`'s half-life, all validated by
@@ -827,7 +825,12 @@ pub fn explain(
     policy: &PolicySettings,
     at: DateTime<Utc>,
 ) -> Option<ScoreBreakdown> {
-    let counted = counted_outcomes(facts, at);
+    let counted: Vec<ValidatedOutcome> = facts
+        .outcomes
+        .iter()
+        .filter(|validated| validated.validated_at <= at)
+        .copied()
+        .collect();
     let tally = OutcomeTally::new(&counted, policy.half_life_days)?;
     Some(ScoreBreakdown {
         outcomes: counted
@@ -836,16 +839,6 @@ pub fn explain(
             .collect(),
         ..terms(&tally, facts.context, policy, at)
     })
-}
-
-/// The outcomes of `facts` validated by `at`.
-fn counted_outcomes(facts: &TechniqueFacts, at: DateTime<Utc>) -> Vec<ValidatedOutcome> {
-    facts
-        .outcomes
-        .iter()
-        .filter(|validated| validated.validated_at <= at)
-        .copied()
-        .collect()
 }
 
 /// Every part of the score but the outcomes' own (which [`explain`] adds).
